@@ -1,0 +1,1 @@
+"""Text handling shared by every filter: normalisation with offsets back to the original text."""
