@@ -1,0 +1,174 @@
+"""The ``mhguard`` command.
+
+Exit codes:
+  0  success; for ``check``, the text is allowed (allow, annotate or rewrite)
+  1  an error: invalid policy (``lint``), unreadable input, bad JSON line
+  2  usage error (unknown command or option)
+  3  ``check`` on one text: the decision blocks or escalates
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from mhguard.errors import MhguardError, PolicyError
+from mhguard.guard import Guard
+from mhguard.policy.loader import builtin_policy_names, load_policy
+from mhguard.types import Decision
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_ALLOWED = 0, 1, 2, 3
+
+
+def _print_decision(decision: Decision, out: TextIO) -> None:
+    out.write(f"action: {decision.action}\nrisk: {decision.risk}\n")
+    if decision.categories:
+        out.write(f"categories: {', '.join(decision.categories)}\n")
+    for f in decision.findings:
+        mods = f" [{', '.join(f.modifiers)}]" if f.modifiers else ""
+        out.write(f"  - {f.rule_id} ({f.category}, {f.tier}) at {f.span[0]}:{f.span[1]} "
+                  f"{f.matched!r}{mods}: {f.reason}\n")
+    if decision.status != "ok":
+        out.write(f"status: {decision.status}\n")
+    if decision.text is not None:
+        out.write(f"text: {decision.text}\n")
+    if decision.annotation:
+        out.write(f"annotation: {decision.annotation}\n")
+
+
+def _check_jsonl(guard: Guard, stage: str, locale: str | None, inp: TextIO, out: TextIO) -> int:
+    """One JSON decision per input line, in constant memory. A bad line gets an error object, not a crash."""
+    status = EXIT_OK
+    for number, line in enumerate(inp, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("each line must be a JSON object")
+            text: Any = row.get("text")
+            history = row.get("history")
+            row_locale = row.get("locale", locale)
+            if stage == "input":
+                decision = guard.check_input(text, history=history, locale=row_locale)
+            else:
+                decision = guard.check_output(text, user_text=row.get("user_text"), history=history,
+                                              locale=row_locale)
+            result: dict[str, Any] = decision.to_dict()
+        except (ValueError, MhguardError) as exc:
+            result = {"error": f"line {number}: {exc}"}
+            status = EXIT_ERROR
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    return status
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    guard = Guard.from_policy(args.policy)
+    if args.jsonl:
+        return _check_jsonl(guard, args.stage, args.locale, sys.stdin, sys.stdout)
+    if args.text is None:
+        print("mhguard check: give a TEXT or --jsonl", file=sys.stderr)
+        return EXIT_USAGE
+    if args.stage == "input":
+        decision = guard.check_input(args.text, locale=args.locale)
+    else:
+        decision = guard.check_output(args.text, user_text=args.user_text, locale=args.locale)
+    if args.json:
+        print(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_decision(decision, sys.stdout)
+    return EXIT_OK if decision.allowed else EXIT_NOT_ALLOWED
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for source in args.policies:
+        try:
+            policy = load_policy(source)
+        except PolicyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_ERROR
+            continue
+        print(f"ok: {source} (policy {policy.name!r}, {len(policy.input_filters)} input and "
+              f"{len(policy.output_filters)} output filters)")
+    return status
+
+
+def _cmd_policies(args: argparse.Namespace) -> int:
+    for name in builtin_policy_names():
+        policy = load_policy(name)
+        description = " ".join(policy.document.description.split())
+        print(f"{name}: {description[:100]}")
+    return EXIT_OK
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from mhguard.evaluation import evaluate, load_labelled
+    from mhguard.types import Tier
+
+    guard = Guard.from_policy(args.policy)
+    rows = load_labelled(args.file)
+    report = evaluate(guard, rows, threshold=Tier(args.threshold))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.to_markdown(show_errors=args.show_errors))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mhguard", description="Mental-health safety rails for chatbots.",
+                                     epilog="Exit codes: 0 ok/allowed, 1 error, 2 usage, 3 check blocked or "
+                                            "escalated.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="judge a text (or JSON lines from stdin) and print the decision")
+    check.add_argument("text", nargs="?", help="the text to judge")
+    check.add_argument("--policy", default="default", help="built-in name or YAML path (default: default)")
+    check.add_argument("--stage", choices=("input", "output"), default="input")
+    check.add_argument("--locale", default=None, help="BCP-47 locale, e.g. en-GB")
+    check.add_argument("--user-text", default=None, help="with --stage output: the message the reply answers")
+    check.add_argument("--json", action="store_true", help="print the decision as JSON")
+    check.add_argument("--jsonl", action="store_true",
+                       help='read {"text", "history", "locale", "user_text"} lines from stdin')
+    check.set_defaults(func=_cmd_check)
+
+    lint = sub.add_parser("lint", help="validate policy files; exit 1 with the located error")
+    lint.add_argument("policies", nargs="+", help="policy YAML paths or built-in names")
+    lint.set_defaults(func=_cmd_lint)
+
+    policies = sub.add_parser("policies", help="list the built-in policies")
+    policies.set_defaults(func=_cmd_policies)
+
+    ev = sub.add_parser("eval", help="evaluate crisis detection on labelled JSONL")
+    ev.add_argument("file", help='JSONL rows {"text", "history"?, "label"} (label: a tier, crisis, no_crisis)')
+    ev.add_argument("--policy", default="default")
+    ev.add_argument("--threshold", default="low", help="tier at or above which a row counts as flagged")
+    ev.add_argument("--show-errors", action="store_true", help="list the rows it got wrong")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except MhguardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

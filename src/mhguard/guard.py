@@ -1,0 +1,386 @@
+"""The :class:`Guard`: checks user messages and model replies, and wraps chat callables.
+
+One state machine (:meth:`Guard._plan`) decides what happens in a wrapped call; thin drivers run it for
+plain functions and coroutines, and :class:`~mhguard.streaming.StreamJudge` does the same for generators and
+async generators. Nothing is stored on the guard per call, so one guard serves concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from mhguard.engine import Engine
+from mhguard.errors import InputTypeError, ModelOutputError
+from mhguard.filters.base import FilterContext
+from mhguard.messages import ChatCall, find_call, validate_history
+from mhguard.policy.loader import Policy, load_policy
+from mhguard.responses import language_of
+from mhguard.streaming import StreamJudge
+from mhguard.types import Decision, Stage
+
+__all__ = ["Guard", "GuardedResult", "Hook"]
+
+logger = logging.getLogger("mhguard")
+
+#: A hook receives every Decision the guard makes. It may be a plain function or a coroutine function.
+Hook = Callable[[Decision], Any]
+PolicySource = str | Path | Mapping[str, Any] | Policy
+T = TypeVar("T")
+_background: set[asyncio.Task[Any]] = set()
+
+
+@dataclass(frozen=True)
+class GuardedResult:
+    """What a wrapped call returned, with both decisions (from ``wrapped.detailed(...)``)."""
+
+    text: str
+    input: Decision
+    output: Decision | None
+    model_called: bool
+
+
+@dataclass(frozen=True)
+class _CallModel:
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _RunHooks:
+    decision: Decision
+
+
+_Effect = _CallModel | _RunHooks
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    call: ChatCall
+    decision: Decision
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class Guard:
+    """Applies a policy to user messages and model replies.
+
+    >>> guard = Guard.from_policy("default")
+    >>> guard.check_input("I'm dying to see that film").allowed
+    True
+    """
+
+    def __init__(self, policy: PolicySource = "default", *, hooks: Sequence[Hook] = ()) -> None:
+        self.policy: Policy = load_policy(policy)
+        self.engine = Engine(self.policy)
+        self._hooks: list[Hook] = list(hooks)
+
+    @classmethod
+    def from_policy(cls, source: PolicySource = "default", *, hooks: Sequence[Hook] = ()) -> Guard:
+        """Build a guard from a built-in policy name, a YAML path, a dict or a loaded Policy."""
+        return cls(source, hooks=hooks)
+
+    def add_hook(self, hook: Hook) -> None:
+        """Register a callable that receives every Decision (logging, human escalation...)."""
+        if not callable(hook):
+            raise TypeError("a hook must be callable")
+        self._hooks.append(hook)
+
+    # ---- checks ---------------------------------------------------------------------------------------
+    def _context(self, stage: Stage, *, history: object, locale: str | None, session: object,
+                 user_text: str | None = None) -> FilterContext:
+        if locale is not None and not isinstance(locale, str):
+            raise InputTypeError("locale must be a BCP-47 string such as 'en-GB'")
+        if user_text is not None and not isinstance(user_text, str):
+            raise InputTypeError("user_text must be a str")
+        messages = validate_history(history)
+        keep = self.policy.document.limits.max_history_messages
+        messages = messages[-keep:] if keep else ()
+        resolved = locale or getattr(session, "locale", None) or self.policy.document.locale
+        return FilterContext(stage=stage, locale=resolved, language=language_of(resolved), history=messages,
+                             user_text=user_text, session=session)
+
+    def check_input(self, text: str, *, history: Sequence[Mapping[str, Any]] | None = None,
+                    locale: str | None = None, session: Any = None) -> Decision:
+        """Judge a user message. ``history`` is the OpenAI-style messages before it."""
+        ctx = self._context(Stage.INPUT, history=history, locale=locale, session=session)
+        decision = self.engine.run(Stage.INPUT, text, ctx)
+        self._run_hooks_sync(decision)
+        return decision
+
+    def check_output(self, text: str, *, user_text: str | None = None,
+                     history: Sequence[Mapping[str, Any]] | None = None, locale: str | None = None,
+                     session: Any = None) -> Decision:
+        """Judge a model reply; ``user_text`` is the message it answers."""
+        ctx = self._context(Stage.OUTPUT, history=history, locale=locale, session=session, user_text=user_text)
+        decision = self.engine.run(Stage.OUTPUT, text, ctx)
+        self._run_hooks_sync(decision)
+        return decision
+
+    async def acheck_input(self, text: str, *, history: Sequence[Mapping[str, Any]] | None = None,
+                           locale: str | None = None, session: Any = None) -> Decision:
+        """Async twin of :meth:`check_input` (the check itself is CPU-bound and fast; hooks are awaited)."""
+        ctx = self._context(Stage.INPUT, history=history, locale=locale, session=session)
+        decision = self.engine.run(Stage.INPUT, text, ctx)
+        await self._run_hooks_async(decision)
+        return decision
+
+    async def acheck_output(self, text: str, *, user_text: str | None = None,
+                            history: Sequence[Mapping[str, Any]] | None = None, locale: str | None = None,
+                            session: Any = None) -> Decision:
+        """Async twin of :meth:`check_output`."""
+        ctx = self._context(Stage.OUTPUT, history=history, locale=locale, session=session, user_text=user_text)
+        decision = self.engine.run(Stage.OUTPUT, text, ctx)
+        await self._run_hooks_async(decision)
+        return decision
+
+    # ---- hooks ----------------------------------------------------------------------------------------
+    def _run_hooks_sync(self, decision: Decision) -> None:
+        for hook in self._hooks:
+            try:
+                result = hook(decision)
+                if inspect.isawaitable(result):
+                    _run_awaitable_from_sync(result)
+            except Exception:
+                # A failing hook must never cost the person their response.
+                logger.exception("mhguard hook %r failed", hook)
+
+    async def _run_hooks_async(self, decision: Decision) -> None:
+        for hook in self._hooks:
+            try:
+                result = hook(decision)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("mhguard hook %r failed", hook)
+
+    # ---- wrapping -------------------------------------------------------------------------------------
+    def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any], locale: str | None,
+                 session: Any) -> _Prepared:
+        call = find_call(args, kwargs)
+        ctx = self._context(Stage.INPUT, history=call.history, locale=locale, session=session)
+        decision = self.engine.run(Stage.INPUT, call.user_text, ctx)
+        rewritten = decision.text if decision.action == "rewrite" else None
+        new_args, new_kwargs = call.replaced(rewritten, decision.instructions)
+        return _Prepared(call, decision, new_args, new_kwargs)
+
+    def _finish(self, prep: _Prepared, raw: object, locale: str | None, session: Any) -> Decision:
+        if not isinstance(raw, str):
+            raise ModelOutputError(f"the wrapped model returned {type(raw).__name__}, expected str")
+        ctx = self._context(Stage.OUTPUT, history=prep.call.history, locale=locale, session=session,
+                            user_text=prep.call.user_text)
+        return self.engine.run(Stage.OUTPUT, raw, ctx)
+
+    def _plan(self, args: tuple[Any, ...], kwargs: dict[str, Any], locale: str | None,
+              session: Any) -> Generator[_Effect, Any, GuardedResult]:
+        """The whole wrapped call as a state machine; drivers perform the model call and the hooks."""
+        prep = self._prepare(args, kwargs, locale, session)
+        yield _RunHooks(prep.decision)
+        if not prep.decision.allowed:
+            return GuardedResult(prep.decision.text or "", prep.decision, None, model_called=False)
+        raw = yield _CallModel(prep.args, prep.kwargs)
+        out = self._finish(prep, raw, locale, session)
+        yield _RunHooks(out)
+        text = out.text if out.text is not None else str(raw)
+        if prep.decision.annotation and out.allowed:
+            text = f"{text}\n\n{prep.decision.annotation}"
+        return GuardedResult(text, prep.decision, out, model_called=True)
+
+    def _drive_sync(self, fn: Callable[..., Any], plan: Generator[_Effect, Any, GuardedResult]) -> GuardedResult:
+        value: Any = None
+        try:
+            while True:
+                effect = plan.send(value)
+                if isinstance(effect, _CallModel):
+                    value = fn(*effect.args, **effect.kwargs)
+                else:
+                    self._run_hooks_sync(effect.decision)
+                    value = None
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def _drive_async(self, fn: Callable[..., Awaitable[Any]],
+                           plan: Generator[_Effect, Any, GuardedResult]) -> GuardedResult:
+        value: Any = None
+        try:
+            while True:
+                effect = plan.send(value)
+                if isinstance(effect, _CallModel):
+                    value = await fn(*effect.args, **effect.kwargs)
+                else:
+                    await self._run_hooks_async(effect.decision)
+                    value = None
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def _judge_for(self, prep: _Prepared, locale: str | None, session: Any) -> StreamJudge:
+        ctx = self._context(Stage.OUTPUT, history=prep.call.history, locale=locale, session=session,
+                            user_text=prep.call.user_text)
+
+        def check(window: str, focus_start: int) -> Decision:
+            return self.engine.run(Stage.OUTPUT, window, ctx, focus_start=focus_start)
+
+        judge = StreamJudge(check, self.policy.document.stream)
+        judge.annotation = prep.decision.annotation
+        return judge
+
+    def _sync_stream(self, fn: Callable[..., Iterator[Any]], args: tuple[Any, ...], kwargs: dict[str, Any],
+                     locale: str | None, session: Any, sink: list[Decision] | None) -> Iterator[str]:
+        prep = self._prepare(args, kwargs, locale, session)
+        self._run_hooks_sync(prep.decision)
+        if sink is not None:
+            sink.append(prep.decision)
+        if not prep.decision.allowed:
+            yield prep.decision.text or ""
+            return
+        judge = self._judge_for(prep, locale, session)
+        upstream = fn(*prep.args, **prep.kwargs)
+        try:
+            for chunk in upstream:
+                yield from judge.feed(chunk)
+                if judge.stopped:
+                    break
+            yield from judge.finish()
+        finally:
+            close = getattr(upstream, "close", None)
+            if close is not None:
+                close()
+            summary = judge.summary()
+            if sink is not None:
+                sink.append(summary)
+            self._run_hooks_sync(summary)
+
+    async def _async_stream(self, fn: Callable[..., AsyncIterator[Any]], args: tuple[Any, ...],
+                            kwargs: dict[str, Any], locale: str | None, session: Any,
+                            sink: list[Decision] | None) -> AsyncIterator[str]:
+        prep = self._prepare(args, kwargs, locale, session)
+        await self._run_hooks_async(prep.decision)
+        if sink is not None:
+            sink.append(prep.decision)
+        if not prep.decision.allowed:
+            yield prep.decision.text or ""
+            return
+        judge = self._judge_for(prep, locale, session)
+        upstream = fn(*prep.args, **prep.kwargs)
+        try:
+            async for chunk in upstream:
+                for piece in judge.feed(chunk):
+                    yield piece
+                if judge.stopped:
+                    break
+            for piece in judge.finish():
+                yield piece
+        finally:
+            aclose = getattr(upstream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            summary = judge.summary()
+            if sink is not None:
+                sink.append(summary)
+            await self._run_hooks_async(summary)
+
+    @overload
+    def wrap(self, fn: Callable[..., T], *, locale: str | None = None, session: Any = None) -> Callable[..., T]: ...
+
+    @overload
+    def wrap(self, fn: None = None, *, locale: str | None = None,
+             session: Any = None) -> Callable[[Callable[..., T]], Callable[..., T]]: ...
+
+    def wrap(self, fn: Callable[..., Any] | None = None, *, locale: str | None = None,
+             session: Any = None) -> Any:
+        """Guard a chat callable: a function, coroutine function, generator or async generator function.
+
+        The callable takes a ``str`` prompt or an OpenAI-style ``messages`` list (first argument or
+        ``messages=``/``prompt=``). The wrapper checks the user text, answers a block or crisis itself
+        WITHOUT calling the model, otherwise calls the model and checks (and streams) its reply.
+        Call ``wrapped.detailed(...)`` for a :class:`GuardedResult` with both decisions (for generators:
+        an iterator, and the decisions are appended to the list passed as ``decisions=``).
+        Per-call ``mhguard_locale=`` and ``mhguard_session=`` keyword arguments override the defaults and
+        are not passed to the model.
+        """
+        if fn is None:
+            return functools.partial(self.wrap, locale=locale, session=session)
+        if not callable(fn):
+            raise TypeError("guard.wrap needs a callable")
+        guard = self
+
+        def options(kwargs: dict[str, Any]) -> tuple[str | None, Any]:
+            return kwargs.pop("mhguard_locale", locale), kwargs.pop("mhguard_session", session)
+
+        wrapper: Any
+        detailed: Any
+        if inspect.isasyncgenfunction(fn):
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[str]:
+                loc, ses = options(kwargs)
+                async for piece in guard._async_stream(fn, args, kwargs, loc, ses, None):
+                    yield piece
+
+            def agen_detailed(*args: Any, decisions: list[Decision] | None = None,
+                              **kwargs: Any) -> AsyncIterator[str]:
+                loc, ses = options(kwargs)
+                return guard._async_stream(fn, args, kwargs, loc, ses, decisions)
+
+            wrapper, detailed = agen_wrapper, agen_detailed
+        elif inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[str]:
+                loc, ses = options(kwargs)
+                yield from guard._sync_stream(fn, args, kwargs, loc, ses, None)
+
+            def gen_detailed(*args: Any, decisions: list[Decision] | None = None, **kwargs: Any) -> Iterator[str]:
+                loc, ses = options(kwargs)
+                return guard._sync_stream(fn, args, kwargs, loc, ses, decisions)
+
+            wrapper, detailed = gen_wrapper, gen_detailed
+        elif inspect.iscoroutinefunction(fn):
+            async def coro_detailed(*args: Any, **kwargs: Any) -> GuardedResult:
+                loc, ses = options(kwargs)
+                return await guard._drive_async(fn, guard._plan(args, kwargs, loc, ses))
+
+            @functools.wraps(fn)
+            async def coro_wrapper(*args: Any, **kwargs: Any) -> str:
+                return (await coro_detailed(*args, **kwargs)).text
+
+            wrapper, detailed = coro_wrapper, coro_detailed
+        else:
+            def sync_detailed(*args: Any, **kwargs: Any) -> GuardedResult:
+                loc, ses = options(kwargs)
+                return guard._drive_sync(fn, guard._plan(args, kwargs, loc, ses))
+
+            @functools.wraps(fn)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> str:
+                return sync_detailed(*args, **kwargs).text
+
+            wrapper, detailed = sync_wrapper, sync_detailed
+        wrapper.detailed = detailed
+        wrapper.guard = self
+        return wrapper
+
+    def __call__(self, fn: Callable[..., T]) -> Callable[..., T]:
+        """``@guard`` decorates a chat callable; same as :meth:`wrap`."""
+        return self.wrap(fn)
+
+
+def _run_awaitable_from_sync(awaitable: Awaitable[Any]) -> None:
+    """Run an async hook from a sync check: as a task when a loop runs here, else to completion."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_await(awaitable))
+        return
+    task = loop.create_task(_await(awaitable))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+

@@ -1,0 +1,49 @@
+"""The policy document's top-level shape. Filter entries are validated by their own filter type's model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mhguard.filters.base import OnError
+
+__all__ = ["Limits", "LocalizedText", "PolicyDocument", "StreamSettings"]
+
+#: A text in one language, or a mapping of language (``en``, ``pt-BR``...) to text.
+LocalizedText = str | dict[str, str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    #: Texts longer than this raise InputTooLargeError. Checks are linear, so this guards memory, not time.
+    max_chars: int = Field(default=1_000_000, ge=1)
+    #: Earlier messages considered by filters that read history (the newest ones are kept).
+    max_history_messages: int = Field(default=20, ge=0)
+
+
+class StreamSettings(_Strict):
+    #: Characters of already released text given to the filters as context for each new piece.
+    window_chars: int = Field(default=200, ge=0, le=10_000)
+    #: A piece is checked and released at a sentence end, or when this many characters are pending.
+    max_piece_chars: int = Field(default=400, ge=20, le=100_000)
+
+
+class PolicyDocument(_Strict):
+    name: str
+    version: str = "1"
+    description: str = ""
+    extends: str | None = None
+    #: BCP-47 locale used when neither the call nor the session gives one.
+    locale: str = "en-US"
+    #: What a filter exception does: ``block`` (fail closed, the default) or ``raise``.
+    on_error: OnError = "block"
+    limits: Limits = Limits()
+    stream: StreamSettings = StreamSettings()
+    #: Response texts by id; filters refer to them in their ``responses`` map.
+    responses: dict[str, LocalizedText] = {}
+    input: list[dict[str, Any]] = []
+    output: list[dict[str, Any]] = []
