@@ -122,6 +122,39 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_helplines(args: argparse.Namespace) -> int:
+    from mhguard.helplines import load_directory
+
+    directory = load_directory(args.directory)
+    codes = [args.country.upper()] if args.country else sorted(directory.countries)
+    if args.country and args.country.upper() not in directory.countries:
+        print(f"no entry for {args.country.upper()}; international lines:", file=sys.stderr)
+        codes = []
+    for code in codes:
+        country = directory.countries[code]
+        print(f"{code} {country.name}: emergency {', '.join(country.emergency)}")
+        for s in country.services:
+            ways = [w for w in (s.phone and f"call {s.phone}",
+                                s.sms and f"text {(s.sms.keyword + ' to ') if s.sms.keyword else ''}{s.sms.number}",
+                                s.chat_url and f"chat {s.chat_url}") if w]
+            flag = "" if s.status == "verified" else " [unverified]"
+            print(f"  - {s.name}: {'; '.join(ways) or s.email or ''} (verified {s.verified}){flag}")
+            print(f"    source: {s.source}")
+    if not args.country or args.country.upper() not in directory.countries:
+        for s in directory.international:
+            print(f"international: {s.name} {s.chat_url or s.source} (verified {s.verified})")
+    stale = [(c, s) for c, s in directory.stale(max_age_days=args.max_age_days)
+             if not args.country or c in (args.country.upper(), "international")]
+    for code, service in stale:
+        print(f"warning: {code} {service.name}: verified {service.verified}, older than {args.max_age_days} days; "
+              f"check {service.source}", file=sys.stderr)
+    unverified = sum(1 for c, s in directory.all_entries() if s.status != "verified" and c in codes)
+    if unverified:
+        print(f"warning: {unverified} entr{'y is' if unverified == 1 else 'ies are'} unverified: review before "
+              "deployment", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mhguard", description="Mental-health safety rails for chatbots.",
                                      epilog="Exit codes: 0 ok/allowed, 1 error, 2 usage, 3 check blocked or "
@@ -145,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     policies = sub.add_parser("policies", help="list the built-in policies")
     policies.set_defaults(func=_cmd_policies)
+
+    lines = sub.add_parser("helplines", help="print crisis lines from the directory; warn about old entries")
+    lines.add_argument("--country", help="ISO 3166-1 code, e.g. GB")
+    lines.add_argument("--max-age-days", type=int, default=365, help="warn about entries verified longer ago")
+    lines.add_argument("--directory", default=None, help="a directory YAML instead of the built-in one")
+    lines.set_defaults(func=_cmd_helplines)
 
     ev = sub.add_parser("eval", help="evaluate crisis detection on labelled JSONL")
     ev.add_argument("file", help='JSONL rows {"text", "history"?, "label"} (label: a tier, crisis, no_crisis)')

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from mhguard.errors import FilterError, InputTooLargeError, InputTypeError
 from mhguard.filters.base import Filter, FilterContext
 from mhguard.policy.loader import Policy
-from mhguard.responses import DEFAULT_RESPONSE_IDS, FALLBACK_TEXTS, pick_language
+from mhguard.responses import DEFAULT_RESPONSE_IDS, FALLBACK_TEXTS
 from mhguard.text.normalize import normalize
 from mhguard.types import Action, Decision, Finding, Stage, Tier
 
@@ -95,32 +95,24 @@ class Engine:
         annotation: str | None = None
         instructions: tuple[str, ...] = ()
         if action in (Action.ESCALATE, Action.BLOCK):
-            top = next(j for j in judged if j.action is action)
-            out_text = self._response(top.filt, action, ctx)
+            # The response fits the most serious finding behind the winning action.
+            top = max((j for j in judged if j.action is action), key=lambda j: j.finding.tier.rank)
+            out_text = self._response(top.filt, action, ctx, top.finding)
         else:
             if action is Action.REWRITE:
                 out_text = self._rewrite(text, [j for j in judged if j.action is Action.REWRITE], ctx)
             notes: list[str] = []
-            for j in judged:
-                if j.action is Action.ANNOTATE:
-                    note = self._response(j.filt, Action.ANNOTATE, ctx)
-                    if note and note not in notes:
-                        notes.append(note)
+            annotating = sorted((j for j in judged if j.action is Action.ANNOTATE),
+                                key=lambda j: -j.finding.tier.rank)
+            for j in annotating:
+                note = self._response(j.filt, Action.ANNOTATE, ctx, j.finding)
+                if note and note not in notes:
+                    notes.append(note)
             if notes:
                 annotation = "\n\n".join(notes)
                 if stage is Stage.OUTPUT:
                     out_text = f"{out_text if out_text is not None else text}\n\n{annotation}"
-            seen: list[str] = []
-            by_filter: dict[str, list[Finding]] = {}
-            filters: dict[str, Filter] = {}
-            for j in judged:
-                by_filter.setdefault(j.filt.id, []).append(j.finding)
-                filters[j.filt.id] = j.filt
-            for fid, found in by_filter.items():
-                for instruction in filters[fid].instructions(found, ctx):
-                    if instruction not in seen:
-                        seen.append(instruction)
-            instructions = tuple(seen)
+            instructions = self._instructions(judged, ctx)
         return Decision(
             stage=stage, action=action, risk=risk, categories=tuple(categories),
             findings=tuple(j.finding for j in judged), text=out_text, annotation=annotation,
@@ -128,18 +120,34 @@ class Engine:
             session_id=session_id,
         )
 
-    def response_text(self, ref: str, locale: str | None) -> str:
-        """Render a response id (or literal text) in the locale's language."""
-        responses = self.policy.responses
-        if ref in responses:
-            return pick_language(responses[ref], locale, self.policy.document.locale)
-        if ref in FALLBACK_TEXTS:
-            return FALLBACK_TEXTS[ref]
-        return ref
+    def _instructions(self, judged: Sequence[_Judged], ctx: FilterContext) -> tuple[str, ...]:
+        """Instructions for the model: per filter, the one of its most serious finding's tier."""
+        seen: list[str] = []
+        by_filter: dict[str, list[_Judged]] = {}
+        for j in judged:
+            by_filter.setdefault(j.filt.id, []).append(j)
+        for group in by_filter.values():
+            filt = group[0].filt
+            found = [j.finding for j in group]
+            texts = list(filt.instructions(found, ctx))
+            listed = filt.config.instructions
+            if listed:
+                worst = max(found, key=lambda f: f.tier.rank)
+                ref = None
+                for tier in Tier:
+                    if tier.rank > worst.tier.rank:
+                        break
+                    ref = listed.get(tier, ref)
+                if ref is not None and worst.tier is not Tier.NONE:
+                    texts.append(self.policy.renderer.render(ref, locale=ctx.locale, finding=worst))
+            for text in texts:
+                if text and text not in seen:
+                    seen.append(text)
+        return tuple(seen)
 
-    def _response(self, filt: Filter, action: Action, ctx: FilterContext) -> str:
+    def _response(self, filt: Filter, action: Action, ctx: FilterContext, finding: Finding | None) -> str:
         ref = filt.config.responses.get(action) or DEFAULT_RESPONSE_IDS[action]
-        text = self.response_text(ref, ctx.locale)
+        text = self.policy.renderer.render(ref, locale=ctx.locale, finding=finding)
         if not text.strip() and action in (Action.ESCALATE, Action.BLOCK):
             # Never answer a crisis or a block with nothing.
             text = FALLBACK_TEXTS[DEFAULT_RESPONSE_IDS[action]]
@@ -154,7 +162,7 @@ class Engine:
                 continue  # overlaps a span already rewritten
             replacement = j.finding.replacement
             if replacement is None:
-                replacement = self._response(j.filt, Action.REWRITE, ctx)
+                replacement = self._response(j.filt, Action.REWRITE, ctx, j.finding)
             pieces.append(text[cursor:start])
             pieces.append(replacement)
             cursor = end

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, overload
 
 from mhguard.engine import Engine
 from mhguard.errors import InputTypeError, ModelOutputError
+from mhguard.escalation import EscalationEvent, EscalationHandler
 from mhguard.filters.base import FilterContext
 from mhguard.messages import ChatCall, find_call, validate_history
 from mhguard.policy.loader import Policy, load_policy
@@ -55,6 +56,7 @@ class _CallModel:
 @dataclass(frozen=True)
 class _RunHooks:
     decision: Decision
+    text: str | None = None
 
 
 _Effect = _CallModel | _RunHooks
@@ -76,21 +78,39 @@ class Guard:
     True
     """
 
-    def __init__(self, policy: PolicySource = "default", *, hooks: Sequence[Hook] = ()) -> None:
+    def __init__(self, policy: PolicySource = "default", *, hooks: Sequence[Hook] = (),
+                 escalation_handlers: Sequence[EscalationHandler] = ()) -> None:
         self.policy: Policy = load_policy(policy)
         self.engine = Engine(self.policy)
         self._hooks: list[Hook] = list(hooks)
+        self._escalation: list[EscalationHandler] = list(escalation_handlers)
 
     @classmethod
-    def from_policy(cls, source: PolicySource = "default", *, hooks: Sequence[Hook] = ()) -> Guard:
+    def from_policy(cls, source: PolicySource = "default", *, hooks: Sequence[Hook] = (),
+                    escalation_handlers: Sequence[EscalationHandler] = ()) -> Guard:
         """Build a guard from a built-in policy name, a YAML path, a dict or a loaded Policy."""
-        return cls(source, hooks=hooks)
+        return cls(source, hooks=hooks, escalation_handlers=escalation_handlers)
 
     def add_hook(self, hook: Hook) -> None:
-        """Register a callable that receives every Decision (logging, human escalation...)."""
+        """Register a callable that receives every Decision (logging, dashboards...)."""
         if not callable(hook):
             raise TypeError("a hook must be callable")
         self._hooks.append(hook)
+
+    def on_escalation(self, handler: EscalationHandler) -> EscalationHandler:
+        """Register a handler (sync or async) for input decisions at or above ``escalation.threshold``.
+        Usable as a decorator."""
+        if not callable(handler):
+            raise TypeError("an escalation handler must be callable")
+        self._escalation.append(handler)
+        return handler
+
+    def _escalation_event(self, decision: Decision, text: str | None) -> EscalationEvent | None:
+        settings = self.policy.document.escalation
+        if not self._escalation or decision.stage is not Stage.INPUT or decision.risk < settings.threshold:
+            return None
+        return EscalationEvent.from_decision(decision, policy_version=self.policy.version,
+                                             text=text if settings.include_text else None)
 
     # ---- checks ---------------------------------------------------------------------------------------
     def _context(self, stage: Stage, *, history: object, locale: str | None, session: object,
@@ -111,7 +131,7 @@ class Guard:
         """Judge a user message. ``history`` is the OpenAI-style messages before it."""
         ctx = self._context(Stage.INPUT, history=history, locale=locale, session=session)
         decision = self.engine.run(Stage.INPUT, text, ctx)
-        self._run_hooks_sync(decision)
+        self._run_hooks_sync(decision, text)
         return decision
 
     def check_output(self, text: str, *, user_text: str | None = None,
@@ -128,7 +148,7 @@ class Guard:
         """Async twin of :meth:`check_input` (the check itself is CPU-bound and fast; hooks are awaited)."""
         ctx = self._context(Stage.INPUT, history=history, locale=locale, session=session)
         decision = self.engine.run(Stage.INPUT, text, ctx)
-        await self._run_hooks_async(decision)
+        await self._run_hooks_async(decision, text)
         return decision
 
     async def acheck_output(self, text: str, *, user_text: str | None = None,
@@ -141,24 +161,31 @@ class Guard:
         return decision
 
     # ---- hooks ----------------------------------------------------------------------------------------
-    def _run_hooks_sync(self, decision: Decision) -> None:
-        for hook in self._hooks:
+    def _callbacks(self, decision: Decision, text: str | None) -> list[tuple[Callable[[Any], Any], Any]]:
+        calls: list[tuple[Callable[[Any], Any], Any]] = [(hook, decision) for hook in self._hooks]
+        event = self._escalation_event(decision, text)
+        if event is not None:
+            calls += [(handler, event) for handler in self._escalation]
+        return calls
+
+    def _run_hooks_sync(self, decision: Decision, text: str | None = None) -> None:
+        for callback, argument in self._callbacks(decision, text):
             try:
-                result = hook(decision)
+                result = callback(argument)
                 if inspect.isawaitable(result):
                     _run_awaitable_from_sync(result)
             except Exception:
-                # A failing hook must never cost the person their response.
-                logger.exception("mhguard hook %r failed", hook)
+                # A failing hook or handler must never cost the person their response.
+                logger.exception("mhguard hook or escalation handler %r failed", callback)
 
-    async def _run_hooks_async(self, decision: Decision) -> None:
-        for hook in self._hooks:
+    async def _run_hooks_async(self, decision: Decision, text: str | None = None) -> None:
+        for callback, argument in self._callbacks(decision, text):
             try:
-                result = hook(decision)
+                result = callback(argument)
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                logger.exception("mhguard hook %r failed", hook)
+                logger.exception("mhguard hook or escalation handler %r failed", callback)
 
     # ---- wrapping -------------------------------------------------------------------------------------
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any], locale: str | None,
@@ -181,7 +208,7 @@ class Guard:
               session: Any) -> Generator[_Effect, Any, GuardedResult]:
         """The whole wrapped call as a state machine; drivers perform the model call and the hooks."""
         prep = self._prepare(args, kwargs, locale, session)
-        yield _RunHooks(prep.decision)
+        yield _RunHooks(prep.decision, prep.call.user_text)
         if not prep.decision.allowed:
             return GuardedResult(prep.decision.text or "", prep.decision, None, model_called=False)
         raw = yield _CallModel(prep.args, prep.kwargs)
@@ -200,7 +227,7 @@ class Guard:
                 if isinstance(effect, _CallModel):
                     value = fn(*effect.args, **effect.kwargs)
                 else:
-                    self._run_hooks_sync(effect.decision)
+                    self._run_hooks_sync(effect.decision, effect.text)
                     value = None
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -214,7 +241,7 @@ class Guard:
                 if isinstance(effect, _CallModel):
                     value = await fn(*effect.args, **effect.kwargs)
                 else:
-                    await self._run_hooks_async(effect.decision)
+                    await self._run_hooks_async(effect.decision, effect.text)
                     value = None
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -233,7 +260,7 @@ class Guard:
     def _sync_stream(self, fn: Callable[..., Iterator[Any]], args: tuple[Any, ...], kwargs: dict[str, Any],
                      locale: str | None, session: Any, sink: list[Decision] | None) -> Iterator[str]:
         prep = self._prepare(args, kwargs, locale, session)
-        self._run_hooks_sync(prep.decision)
+        self._run_hooks_sync(prep.decision, prep.call.user_text)
         if sink is not None:
             sink.append(prep.decision)
         if not prep.decision.allowed:
@@ -260,7 +287,7 @@ class Guard:
                             kwargs: dict[str, Any], locale: str | None, session: Any,
                             sink: list[Decision] | None) -> AsyncIterator[str]:
         prep = self._prepare(args, kwargs, locale, session)
-        await self._run_hooks_async(prep.decision)
+        await self._run_hooks_async(prep.decision, prep.call.user_text)
         if sink is not None:
             sink.append(prep.decision)
         if not prep.decision.allowed:

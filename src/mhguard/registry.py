@@ -16,7 +16,7 @@ __all__ = ["ENTRY_POINT_GROUP", "filter_types", "get_filter_type", "register_fil
 
 ENTRY_POINT_GROUP = "mhguard.filters"
 # Modules whose import registers the built-in filter types.
-_BUILTIN_MODULES = ("mhguard.filters.keywords", "mhguard.filters.crisis")
+_BUILTIN_MODULES = ("mhguard.filters.keywords", "mhguard.filters.crisis", "mhguard.filters.helplines")
 
 _registry: dict[str, type[Filter]] = {}
 _lock = threading.RLock()

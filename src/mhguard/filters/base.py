@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from mhguard.text.normalize import NormalizedText
 from mhguard.types import Action, Finding, Stage, Tier
 
-__all__ = ["Filter", "FilterConfig", "FilterContext", "Message", "OnError"]
+__all__ = ["Filter", "FilterConfig", "FilterContext", "LocalizedText", "Message", "OnError"]
 
 OnError = Literal["block", "raise"]
 Message = Mapping[str, Any]
+#: A text in one language, or a mapping of language (``en``, ``pt-BR``...) to text.
+LocalizedText = str | dict[str, str]
 
 
 class FilterConfig(BaseModel):
@@ -38,6 +40,9 @@ class FilterConfig(BaseModel):
     category_actions: dict[str, Action] = {}
     #: action -> response id (a key of the policy's ``responses``) or a literal text.
     responses: dict[Action, str] = {}
+    #: tier -> instruction for the model when the call goes ahead (a response id or a literal text);
+    #: a tier not listed takes the instruction of the nearest listed tier below it.
+    instructions: dict[Tier, str] = {}
 
 
 @dataclass(frozen=True)

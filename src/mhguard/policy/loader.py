@@ -20,9 +20,10 @@ from pydantic import BaseModel, ValidationError
 
 from mhguard.errors import PolicyError, RegistryError
 from mhguard.filters.base import Filter
-from mhguard.policy.models import LocalizedText, PolicyDocument
+from mhguard.policy.models import LocalizedText, PolicyDocument, TemplateRef
 from mhguard.policy.yaml_source import LocationMap, parse_yaml
 from mhguard.registry import get_filter_type
+from mhguard.responses import ResponseRenderer
 from mhguard.types import Stage
 
 __all__ = ["Policy", "builtin_policy_names", "load_policy"]
@@ -41,6 +42,7 @@ class Policy:
     output_filters: tuple[Filter, ...]
     source: str
     digest: str
+    renderer: ResponseRenderer
 
     @property
     def name(self) -> str:
@@ -51,7 +53,7 @@ class Policy:
         return self.document.version
 
     @property
-    def responses(self) -> Mapping[str, LocalizedText]:
+    def responses(self) -> Mapping[str, TemplateRef | LocalizedText]:
         return self.document.responses
 
     def filters(self, stage: Stage) -> tuple[Filter, ...]:
@@ -273,11 +275,13 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _check_response_refs(doc: PolicyDocument, stage_key: str, index: int, filt: Filter, errs: _Errors) -> None:
-    for action, ref in filt.config.responses.items():
+    refs = [("responses", action.value, ref) for action, ref in filt.config.responses.items()]
+    refs += [("instructions", tier.value, ref) for tier, ref in filt.config.instructions.items()]
+    for section, key, ref in refs:
         if _RESPONSE_ID.fullmatch(ref) and ref not in doc.responses:
             close = difflib.get_close_matches(ref, list(doc.responses), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise errs.error((stage_key, index, "responses", action.value),
+            raise errs.error((stage_key, index, section, key),
                              f"unknown response id {ref!r}{hint}; a literal text must contain a space")
 
 
@@ -338,5 +342,11 @@ def load_policy(source: str | Path | Mapping[str, Any] | Policy) -> Policy:
         raise errs.from_validation(exc, (), PolicyDocument) from None
     input_filters = _build_filters(doc, Stage.INPUT, errs, base_dir)
     output_filters = _build_filters(doc, Stage.OUTPUT, errs, base_dir)
+    try:
+        renderer = ResponseRenderer(doc, base_dir)
+    except PolicyError as exc:
+        if exc.source is not None:
+            raise
+        raise errs.error(("responses",), exc.detail) from None
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-    return Policy(doc, input_filters, output_filters, name, digest)
+    return Policy(doc, input_filters, output_filters, name, digest, renderer)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mhguard.filters.base import OnError
+from mhguard.filters.base import LocalizedText, OnError
+from mhguard.types import Tier
 
-__all__ = ["Limits", "LocalizedText", "PolicyDocument", "StreamSettings"]
-
-#: A text in one language, or a mapping of language (``en``, ``pt-BR``...) to text.
-LocalizedText = str | dict[str, str]
+__all__ = ["EscalationSettings", "Limits", "LocalizedText", "PolicyDocument", "StreamSettings", "TemplateRef"]
 
 
 class _Strict(BaseModel):
@@ -32,6 +30,20 @@ class StreamSettings(_Strict):
     max_piece_chars: int = Field(default=400, ge=20, le=100_000)
 
 
+class TemplateRef(_Strict):
+    """A response rendered from a template family (built-in name such as ``crisis``, or a YAML path):
+    the template is chosen by the finding's tier, category and experiencer, in the person's language."""
+
+    template: str
+
+
+class EscalationSettings(_Strict):
+    #: Input decisions whose risk is at or above this tier go to the escalation handlers.
+    threshold: Tier = Tier.HIGH
+    #: Opt in to giving handlers the person's message (off by default: privacy).
+    include_text: bool = False
+
+
 class PolicyDocument(_Strict):
     name: str
     version: str = "1"
@@ -43,7 +55,11 @@ class PolicyDocument(_Strict):
     on_error: OnError = "block"
     limits: Limits = Limits()
     stream: StreamSettings = StreamSettings()
-    #: Response texts by id; filters refer to them in their ``responses`` map.
-    responses: dict[str, LocalizedText] = {}
+    #: Responses by id; filters refer to them in their ``responses`` map. A text, texts per language, or
+    #: ``{template: crisis}`` for a response rendered from a template family with local helplines.
+    responses: dict[str, Annotated[TemplateRef | LocalizedText, Field(union_mode="left_to_right")]] = {}
+    #: A helpline directory file in the built-in format (relative to the policy); default: the built-in one.
+    helplines: str | None = None
+    escalation: EscalationSettings = EscalationSettings()
     input: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
