@@ -33,11 +33,12 @@ def toy_chatbot(prompt: str) -> str:
 
 for message in (
     "I'm going hiking with friends this weekend.",
-    "I can't do this anymore. I want to kill myself.",
+    "I can't do this anymore. I'm going to kill myself tonight.",
     "My uncle died last year and I still think about him.",
 ):
     print(f"user:  {message}")
     calls_before = len(model_calls)
-    reply = toy_chatbot(message)
+    # A session id lets mhguard disclose that this is an AI once per session, not on every reply.
+    reply = toy_chatbot(message, mhguard_session="demo-user", mhguard_locale="en-GB")
     called = "model called" if len(model_calls) > calls_before else "model NOT called"
     print(f"bot:   {reply}\n       ({called})\n")

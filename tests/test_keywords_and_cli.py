@@ -45,7 +45,7 @@ def test_keyword_rule_examples(name: str, filt: KeywordsFilter, rule: object) ->
 def test_cli_check_exit_codes_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "hello, how are you?"]) == 0
     assert "action: allow" in capsys.readouterr().out
-    assert main(["check", "--json", "I want to kill myself"]) == 3
+    assert main(["check", "--json", "I am going to kill myself tonight"]) == 3
     data = json.loads(capsys.readouterr().out)
     assert data["action"] == "escalate"
     assert main(["check", "--stage", "output", "He committed suicide."]) == 0
@@ -54,8 +54,8 @@ def test_cli_check_exit_codes_and_json(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_cli_jsonl_streams_one_decision_per_line(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    lines = [json.dumps({"text": "hello"}), json.dumps({"text": "I want to kill myself", "locale": "en-GB"}),
-             "{broken", json.dumps({"text": None})]
+    crisis = json.dumps({"text": "I am going to kill myself tonight", "locale": "en-GB"})
+    lines = [json.dumps({"text": "hello"}), crisis, "{broken", json.dumps({"text": None})]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["check", "--jsonl"]) == 1
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mhguard.errors import FilterError, InputTooLargeError, InputTypeError
 from mhguard.filters.base import Filter, FilterContext
@@ -58,6 +58,9 @@ class Engine:
             return Decision(stage=stage, action=Action.ALLOW, risk=Tier.NONE, policy=self.policy.name,
                             locale=ctx.locale, session_id=session_id)
         normalized = normalize(checked)
+        if focus_start:
+            # Filters that widen a span (to a whole sentence) must not reach into text already released.
+            ctx = replace(ctx, extra={**ctx.extra, "focus_start": focus_start})
         judged: list[_Judged] = []
         status = "ok"
         for filt in self.policy.filters(stage):
@@ -146,7 +149,8 @@ class Engine:
         return tuple(seen)
 
     def _response(self, filt: Filter, action: Action, ctx: FilterContext, finding: Finding | None) -> str:
-        ref = filt.config.responses.get(action) or DEFAULT_RESPONSE_IDS[action]
+        ref = filt.response_ref(finding, action) if finding is not None else filt.config.responses.get(action)
+        ref = ref or DEFAULT_RESPONSE_IDS[action]
         text = self.policy.renderer.render(ref, locale=ctx.locale, finding=finding)
         if not text.strip() and action in (Action.ESCALATE, Action.BLOCK):
             # Never answer a crisis or a block with nothing.

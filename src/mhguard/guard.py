@@ -11,20 +11,25 @@ import asyncio
 import functools
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from mhguard.engine import Engine
 from mhguard.errors import InputTypeError, ModelOutputError
 from mhguard.escalation import EscalationEvent, EscalationHandler
 from mhguard.filters.base import FilterContext
+from mhguard.filters.disclaimer import NOTICE_CATEGORIES
 from mhguard.messages import ChatCall, find_call, validate_history
 from mhguard.policy.loader import Policy, load_policy
 from mhguard.responses import language_of
 from mhguard.streaming import StreamJudge
-from mhguard.types import Decision, Stage
+from mhguard.types import Action, Decision, Stage
+
+if TYPE_CHECKING:
+    from mhguard.sessions import SessionStore
 
 __all__ = ["Guard", "GuardedResult", "Hook"]
 
@@ -79,17 +84,25 @@ class Guard:
     """
 
     def __init__(self, policy: PolicySource = "default", *, hooks: Sequence[Hook] = (),
-                 escalation_handlers: Sequence[EscalationHandler] = ()) -> None:
+                 escalation_handlers: Sequence[EscalationHandler] = (), session_store: SessionStore | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.policy: Policy = load_policy(policy)
         self.engine = Engine(self.policy)
         self._hooks: list[Hook] = list(hooks)
         self._escalation: list[EscalationHandler] = list(escalation_handlers)
+        #: Where sessions named by id live (in memory unless given, e.g. a SQLiteSessionStore).
+        from mhguard.sessions import MemorySessionStore
+
+        self.sessions: SessionStore = session_store if session_store is not None else MemorySessionStore()
+        self.clock = clock
 
     @classmethod
     def from_policy(cls, source: PolicySource = "default", *, hooks: Sequence[Hook] = (),
-                    escalation_handlers: Sequence[EscalationHandler] = ()) -> Guard:
+                    escalation_handlers: Sequence[EscalationHandler] = (), session_store: SessionStore | None = None,
+                    clock: Callable[[], float] = time.time) -> Guard:
         """Build a guard from a built-in policy name, a YAML path, a dict or a loaded Policy."""
-        return cls(source, hooks=hooks, escalation_handlers=escalation_handlers)
+        return cls(source, hooks=hooks, escalation_handlers=escalation_handlers, session_store=session_store,
+                   clock=clock)
 
     def add_hook(self, hook: Hook) -> None:
         """Register a callable that receives every Decision (logging, dashboards...)."""
@@ -112,9 +125,50 @@ class Guard:
         return EscalationEvent.from_decision(decision, policy_version=self.policy.version,
                                              text=text if settings.include_text else None)
 
+    # ---- sessions -------------------------------------------------------------------------------------
+    def _session(self, session: Any, stage: Stage, locale: str | None, now: float) -> Any:
+        """A session id becomes the stored Session (a user turn touches it); objects pass through."""
+        from mhguard.sessions import Session
+
+        if session is None:
+            return None
+        if isinstance(session, str):
+            if stage is Stage.INPUT:
+                return self.sessions.update(session, lambda s: s.touch(now), locale=locale, now=now)
+            return self.sessions.get_or_create(session, locale=locale, now=now)
+        if isinstance(session, Session) and stage is Stage.INPUT:
+            session.touch(now)
+        return session
+
+    def _remember(self, session: Any, decision: Decision, now: float) -> None:
+        """Record what the person saw (notices) and their risk in the session."""
+        from mhguard.sessions import Session
+
+        if not isinstance(session, Session):
+            return
+        shown = [f.category for f in decision.findings
+                 if f.category in NOTICE_CATEGORIES and decision.action is not Action.ESCALATE]
+
+        def record(s: Any) -> None:
+            if decision.stage is Stage.INPUT:
+                s.record_risk(now, decision.risk.value)
+            for kind in shown:
+                if kind in ("ai_disclosure", "ai_answer"):
+                    s.record_disclosure(now)
+                s.record_notice(kind, now)
+
+        if decision.stage is Stage.OUTPUT and not shown:
+            return
+        stored = self.sessions.get(session.id)
+        if stored is not None:
+            updated = self.sessions.update(session.id, record, now=now)
+            session.__dict__.update(updated.__dict__)
+        else:
+            record(session)
+
     # ---- checks ---------------------------------------------------------------------------------------
     def _context(self, stage: Stage, *, history: object, locale: str | None, session: object,
-                 user_text: str | None = None) -> FilterContext:
+                 user_text: str | None = None, now: float = 0.0) -> FilterContext:
         if locale is not None and not isinstance(locale, str):
             raise InputTypeError("locale must be a BCP-47 string such as 'en-GB'")
         if user_text is not None and not isinstance(user_text, str):
@@ -124,13 +178,13 @@ class Guard:
         messages = messages[-keep:] if keep else ()
         resolved = locale or getattr(session, "locale", None) or self.policy.document.locale
         return FilterContext(stage=stage, locale=resolved, language=language_of(resolved), history=messages,
-                             user_text=user_text, session=session)
+                             user_text=user_text, session=session, now=now or self.clock())
 
     def check_input(self, text: str, *, history: Sequence[Mapping[str, Any]] | None = None,
                     locale: str | None = None, session: Any = None) -> Decision:
-        """Judge a user message. ``history`` is the OpenAI-style messages before it."""
-        ctx = self._context(Stage.INPUT, history=history, locale=locale, session=session)
-        decision = self.engine.run(Stage.INPUT, text, ctx)
+        """Judge a user message. ``history`` is the OpenAI-style messages before it. ``session`` is a
+        session id (kept in the guard's session store), a :class:`Session`, or ``None``."""
+        decision = self._check(Stage.INPUT, text, history=history, locale=locale, session=session)
         self._run_hooks_sync(decision, text)
         return decision
 
@@ -138,16 +192,15 @@ class Guard:
                      history: Sequence[Mapping[str, Any]] | None = None, locale: str | None = None,
                      session: Any = None) -> Decision:
         """Judge a model reply; ``user_text`` is the message it answers."""
-        ctx = self._context(Stage.OUTPUT, history=history, locale=locale, session=session, user_text=user_text)
-        decision = self.engine.run(Stage.OUTPUT, text, ctx)
+        decision = self._check(Stage.OUTPUT, text, history=history, locale=locale, session=session,
+                                    user_text=user_text)
         self._run_hooks_sync(decision)
         return decision
 
     async def acheck_input(self, text: str, *, history: Sequence[Mapping[str, Any]] | None = None,
                            locale: str | None = None, session: Any = None) -> Decision:
         """Async twin of :meth:`check_input` (the check itself is CPU-bound and fast; hooks are awaited)."""
-        ctx = self._context(Stage.INPUT, history=history, locale=locale, session=session)
-        decision = self.engine.run(Stage.INPUT, text, ctx)
+        decision = self._check(Stage.INPUT, text, history=history, locale=locale, session=session)
         await self._run_hooks_async(decision, text)
         return decision
 
@@ -155,9 +208,20 @@ class Guard:
                             history: Sequence[Mapping[str, Any]] | None = None, locale: str | None = None,
                             session: Any = None) -> Decision:
         """Async twin of :meth:`check_output`."""
-        ctx = self._context(Stage.OUTPUT, history=history, locale=locale, session=session, user_text=user_text)
-        decision = self.engine.run(Stage.OUTPUT, text, ctx)
+        decision = self._check(Stage.OUTPUT, text, history=history, locale=locale, session=session,
+                                    user_text=user_text)
         await self._run_hooks_async(decision)
+        return decision
+
+    def _check(self, stage: Stage, text: object, *, history: object, locale: str | None, session: Any,
+               user_text: str | None = None) -> Decision:
+        """Resolve the session, run the engine, record the outcome in the session."""
+        now = self.clock()
+        self.engine.check_text(text)  # type errors before any session is touched
+        resolved = self._session(session, stage, locale, now)
+        ctx = self._context(stage, history=history, locale=locale, session=resolved, user_text=user_text, now=now)
+        decision = self.engine.run(stage, text, ctx)
+        self._remember(resolved, decision, now)
         return decision
 
     # ---- hooks ----------------------------------------------------------------------------------------
@@ -191,8 +255,7 @@ class Guard:
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any], locale: str | None,
                  session: Any) -> _Prepared:
         call = find_call(args, kwargs)
-        ctx = self._context(Stage.INPUT, history=call.history, locale=locale, session=session)
-        decision = self.engine.run(Stage.INPUT, call.user_text, ctx)
+        decision = self._check(Stage.INPUT, call.user_text, history=call.history, locale=locale, session=session)
         rewritten = decision.text if decision.action == "rewrite" else None
         new_args, new_kwargs = call.replaced(rewritten, decision.instructions)
         return _Prepared(call, decision, new_args, new_kwargs)
@@ -200,9 +263,9 @@ class Guard:
     def _finish(self, prep: _Prepared, raw: object, locale: str | None, session: Any) -> Decision:
         if not isinstance(raw, str):
             raise ModelOutputError(f"the wrapped model returned {type(raw).__name__}, expected str")
-        ctx = self._context(Stage.OUTPUT, history=prep.call.history, locale=locale, session=session,
-                            user_text=prep.call.user_text)
-        return self.engine.run(Stage.OUTPUT, raw, ctx)
+        decision = self._check(Stage.OUTPUT, raw, history=prep.call.history, locale=locale, session=session,
+                                  user_text=prep.call.user_text)
+        return decision
 
     def _plan(self, args: tuple[Any, ...], kwargs: dict[str, Any], locale: str | None,
               session: Any) -> Generator[_Effect, Any, GuardedResult]:
@@ -246,16 +309,23 @@ class Guard:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    def _judge_for(self, prep: _Prepared, locale: str | None, session: Any) -> StreamJudge:
-        ctx = self._context(Stage.OUTPUT, history=prep.call.history, locale=locale, session=session,
-                            user_text=prep.call.user_text)
+    def _judge_for(self, prep: _Prepared, locale: str | None, session: Any) -> tuple[StreamJudge, Any]:
+        now = self.clock()
+        resolved = self._session(session, Stage.OUTPUT, locale, now)
+        ctx = self._context(Stage.OUTPUT, history=prep.call.history, locale=locale, session=resolved,
+                            user_text=prep.call.user_text, now=now)
+        pieces = 0
 
         def check(window: str, focus_start: int) -> Decision:
-            return self.engine.run(Stage.OUTPUT, window, ctx, focus_start=focus_start)
+            nonlocal pieces
+            # Filters that add notices once per reply (disclaimer) look at the piece number.
+            piece_ctx = replace(ctx, extra={**ctx.extra, "stream_piece": pieces})
+            pieces += 1
+            return self.engine.run(Stage.OUTPUT, window, piece_ctx, focus_start=focus_start)
 
         judge = StreamJudge(check, self.policy.document.stream)
         judge.annotation = prep.decision.annotation
-        return judge
+        return judge, resolved
 
     def _sync_stream(self, fn: Callable[..., Iterator[Any]], args: tuple[Any, ...], kwargs: dict[str, Any],
                      locale: str | None, session: Any, sink: list[Decision] | None) -> Iterator[str]:
@@ -266,7 +336,7 @@ class Guard:
         if not prep.decision.allowed:
             yield prep.decision.text or ""
             return
-        judge = self._judge_for(prep, locale, session)
+        judge, resolved = self._judge_for(prep, locale, session)
         upstream = fn(*prep.args, **prep.kwargs)
         try:
             for chunk in upstream:
@@ -279,6 +349,7 @@ class Guard:
             if close is not None:
                 close()
             summary = judge.summary()
+            self._remember(resolved, summary, self.clock())
             if sink is not None:
                 sink.append(summary)
             self._run_hooks_sync(summary)
@@ -293,7 +364,7 @@ class Guard:
         if not prep.decision.allowed:
             yield prep.decision.text or ""
             return
-        judge = self._judge_for(prep, locale, session)
+        judge, resolved = self._judge_for(prep, locale, session)
         upstream = fn(*prep.args, **prep.kwargs)
         try:
             async for chunk in upstream:
@@ -308,6 +379,7 @@ class Guard:
             if aclose is not None:
                 await aclose()
             summary = judge.summary()
+            self._remember(resolved, summary, self.clock())
             if sink is not None:
                 sink.append(summary)
             await self._run_hooks_async(summary)

@@ -16,7 +16,8 @@ __all__ = ["ENTRY_POINT_GROUP", "filter_types", "get_filter_type", "register_fil
 
 ENTRY_POINT_GROUP = "mhguard.filters"
 # Modules whose import registers the built-in filter types.
-_BUILTIN_MODULES = ("mhguard.filters.keywords", "mhguard.filters.crisis", "mhguard.filters.helplines")
+_BUILTIN_MODULES = ("mhguard.filters.keywords", "mhguard.filters.crisis", "mhguard.filters.helplines",
+                    "mhguard.filters.disclaimer", "mhguard.filters.reply_rules")
 
 _registry: dict[str, type[Filter]] = {}
 _lock = threading.RLock()

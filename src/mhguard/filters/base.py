@@ -55,6 +55,8 @@ class FilterContext:
     history: Sequence[Message] = ()
     user_text: str | None = None
     session: Any = None
+    #: The guard's clock (epoch seconds) at the time of the check; injectable for tests.
+    now: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +100,10 @@ class Filter(ABC):
     @abstractmethod
     def check(self, text: NormalizedText, ctx: FilterContext) -> Sequence[Finding]:
         """Report findings for ``text``. Spans in findings are in ``text.original``."""
+
+    def response_ref(self, finding: Finding, action: Action) -> str | None:
+        """The response id (or literal text) for ``action`` on ``finding``; ``None`` means the default."""
+        return self.config.responses.get(action)
 
     def instructions(self, findings: Sequence[Finding], ctx: FilterContext) -> Sequence[str]:
         """System instructions for the model when the call goes ahead (none by default)."""

@@ -17,7 +17,7 @@ from mhguard.registry import register_filter
 from mhguard.text.normalize import NormalizedText, normalize
 from mhguard.types import Finding, Tier
 
-__all__ = ["KeywordRule", "KeywordsConfig", "KeywordsFilter"]
+__all__ = ["KeywordRule", "KeywordsConfig", "KeywordsFilter", "phrase_pattern"]
 
 #: Bound on one search; a pattern that takes longer fails the check (and the engine fails closed).
 REGEX_TIMEOUT_SECONDS = 0.5
@@ -69,7 +69,8 @@ class KeywordsConfig(FilterConfig):
         return self
 
 
-def _phrase_pattern(phrase: str) -> str:
+def phrase_pattern(phrase: str) -> str:
+    """A phrase as a whole-word pattern on normalised text (spacing and punctuation between words free)."""
     words = normalize(phrase).text.split()
     if not words:
         raise ValueError(f"empty phrase {phrase!r}")
@@ -88,7 +89,7 @@ class KeywordsFilter(Filter):
         self.rules: tuple[KeywordRule, ...] = tuple(config.rules)
         branches = []
         for index, rule in enumerate(self.rules):
-            parts = [_phrase_pattern(p) for p in rule.phrases] + [f"(?:{p})" for p in rule.regex]
+            parts = [phrase_pattern(p) for p in rule.phrases] + [f"(?:{p})" for p in rule.regex]
             branches.append(f"(?P<r{index}>{'|'.join(parts)})")
         # One compiled pass over the text for every rule.
         self._pattern = regex.compile("|".join(branches), regex.V1)

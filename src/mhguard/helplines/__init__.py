@@ -28,7 +28,7 @@ __all__ = [
     "load_directory",
 ]
 
-_PHONE = regex.compile(r"^[0-9 +()\-]+$")
+_PHONE = regex.compile(r"^[0-9 +()*#\-]+$")
 
 
 def digits(number: str) -> str:
@@ -65,7 +65,7 @@ class Service(_Strict):
     @classmethod
     def _phone_chars(cls, value: str | None) -> str | None:
         if value is not None and not _PHONE.match(value):
-            raise ValueError(f"phone {value!r} may hold only digits, spaces, + ( ) -")
+            raise ValueError(f"phone {value!r} may hold only digits, spaces and + ( ) - * #")
         return value
 
     def numbers(self) -> set[str]:
