@@ -29,12 +29,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 try:
+    from mhguard.evaluation import GuardLike
     from mhguard.types import Tier
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from mhguard.evaluation import GuardLike
     from mhguard.types import Tier
 
 THRESHOLD = Tier.LOW
@@ -109,21 +111,6 @@ class SetResult:
     messages: int = 0
     seconds: float = 0.0
     guard_errors: int = 0
-
-
-class DecisionLike(Protocol):
-    @property
-    def risk(self) -> Tier: ...
-
-    @property
-    def categories(self) -> Sequence[str]: ...
-
-    @property
-    def findings(self) -> Sequence[Any]: ...
-
-
-class GuardLike(Protocol):
-    def check_input(self, text: str, *, history: list[dict[str, str]] | None = ...) -> DecisionLike: ...
 
 
 # ============================================================================================== helpers
