@@ -164,15 +164,27 @@ def _service_line(service: Service, labels: Labels) -> str:
     return f"- {service.name}: {', '.join(ways)}{suffix}"
 
 
+#: Service kinds that fit any crisis; specialised kinds (abuse, substance...) are offered for their category.
+GENERAL_KINDS = frozenset({"crisis", "suicide"})
+#: A finding's category -> the service kind that specialises in it.
+KIND_FOR_CATEGORY: dict[str, str] = {"abuse": "abuse", "substance_overdose": "substance",
+                                     "eating_disorder": "eating_disorder"}
+
+
 def _rank(services: Sequence[Service], language: str, category: str) -> list[Service]:
+    """Lines that fit: specialised ones for their category first, then general crisis lines; lines in the
+    person's language, for a general audience and verified come first within each group."""
+    special = KIND_FOR_CATEGORY.get(category)
+    eligible = [s for s in services if s.kind in GENERAL_KINDS or s.kind == special] or list(services)
+    # Lines for a particular audience (youth, veterans...) only where no line serves everyone.
+    eligible = [s for s in eligible if "general" in s.audience] or eligible
+
     def score(service: Service) -> tuple[int, int, int, int]:
         speaks = not service.languages or language in service.languages
-        fits_kind = service.kind == category or (category in ("suicide", "self_harm") and service.kind == "suicide")
-        general = "general" in service.audience
-        return (0 if speaks else 1, 0 if fits_kind else 1, 0 if general else 1, 0 if service.status == "verified"
-                else 1)
+        return (0 if special is not None and service.kind == special else 1, 0 if speaks else 1,
+                0 if "general" in service.audience else 1, 0 if service.status == "verified" else 1)
 
-    return sorted(services, key=score)
+    return sorted(eligible, key=score)
 
 
 def resources_lines(directory: Directory, country: Country | None, labels: Labels, language: str,
