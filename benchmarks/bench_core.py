@@ -95,6 +95,18 @@ def main() -> None:
     print(f"\nper-character cost spread (max/min): {max(per_char) / min(per_char):.2f} "
           f"(median {statistics.median(per_char) * 1e9:.0f} ns/char)")
 
+    print("\noutput check (replies) against the input check, per character:")
+    print("| characters | check_output µs | check_input µs | output/input per character |")
+    print("|---|---|---|---|")
+    reply_seed = ("It sounds like a really heavy week. Many people feel this way when work piles up, and it makes "
+                  "sense that you're tired. Would it help to talk through what's weighing on you most? ")
+    for size in (1_000, 2_000, 4_000):
+        reply = (reply_seed * (size // len(reply_seed) + 1))[:size]
+        count = max(10, n * 200 // size)
+        out_t = per_call(lambda reply=reply: guard.check_output(reply, user_text=MESSAGE), count)  # type: ignore[misc]
+        in_t = per_call(lambda reply=reply: guard.check_input(reply), count)  # type: ignore[misc]
+        print(f"| {size:,} | {out_t * 1e6:.0f} | {in_t * 1e6:.0f} | {out_t / in_t:.2f} |")
+
 
 if __name__ == "__main__":
     main()
