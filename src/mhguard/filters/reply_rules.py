@@ -99,10 +99,13 @@ class _RuleFilter(Filter):
             span = (start, end)
             if rule.category in self.sentence_categories:
                 span = sentence_bounds(text.original, start, end, floor=min(floor, start))
+            replacement = self.replacement(rule, ctx)
+            matched = text.original[start:end]
+            if replacement and span == (start, end) and matched[:1].isupper():
+                replacement = replacement[:1].upper() + replacement[1:]  # keep a sentence's capital
             findings.append(Finding(
                 filter_id=self.id, rule_id=rule.id, category=rule.category, tier=Tier.NONE, span=span,
-                matched=text.original[start:end], reason=rule.description or f"matched {rule.id}",
-                replacement=self.replacement(rule, ctx),
+                matched=matched, reason=rule.description or f"matched {rule.id}", replacement=replacement,
             ))
         return findings
 
