@@ -172,6 +172,18 @@ class TestLoading:
         with pytest.raises(PolicyError, match="empty string"):
             load_lexicon(path)
 
+    def test_slow_look_behind_is_a_load_error(self, tmp_path: Path) -> None:
+        path = write(tmp_path, "lb.yaml", "language: en\nrules:\n  - id: suicide.lb\n    category: suicide\n"
+                     "    tier: low\n    regex:\n      - '(?<=\\bdied\\b.{0,160}?)\\bjoin him'\n")
+        with pytest.raises(PolicyError, match=r"lb.yaml:7: rules\[0\].regex\[0\]: look-behind with a run"):
+            load_lexicon(path)
+        # short look-behinds, and forward matching with \K, are fine
+        path = write(tmp_path, "ok.yaml", "language: en\nrules:\n  - id: suicide.ok\n    category: suicide\n"
+                     "    tier: low\n    regex:\n      - '(?<!\\bnot )\\bdied\\b.{0,160}?\\K\\bjoin him'\n")
+        lex = load_lexicon(path).compile()
+        (m,) = lex.find_text("my dad died and i want to join him")
+        assert "my dad died and i want to join him"[m.start : m.end] == "join him"
+
     def test_unknown_key(self, tmp_path: Path) -> None:
         path = write(tmp_path, "k.yaml", "language: en\nrules:\n" + GOOD_RULE + "    phrase: [oops]\n")
         with pytest.raises(PolicyError, match=r"k.yaml:7: rules\[0\].phrase: unknown key 'phrase'"):

@@ -113,7 +113,6 @@ def build_matcher(
         fuzzy_ignore=context.model.fuzzy.ignore,
         aliases=context.model.other_person.aliases,
         inner_aliases=context.model.other_person.verb_aliases,
-        stand_ins=context.stand_ins,
         regex_timeout=regex_timeout,
     )
     matcher = CrisisMatcher(lexicon=lexicon, context=context, compiled=compiled)

@@ -72,8 +72,7 @@ class Historical(_Section):
 class OtherPerson(_Section):
     modifier: str = "other_person"
     window: int = Field(8, ge=0, le=30)
-    #: the first-person subject a third-person cue may stand in for at the start of a phrase
-    stands_for: str = "i"
+    #: single words (matched as tokens, not as phrases)
     first_person: list[str] = []
     aliases: dict[str, str] = {}
     verb_aliases: dict[str, str] = {}
@@ -84,6 +83,8 @@ class ToldTo(_Section):
     category: str = "distress"
     tier: Tier = Tier.CONCERN
     window: int = Field(1, ge=0, le=5)
+    #: who tells, when it is no person ("the voices"): a command hallucination, judged as itself
+    not_by: list[str] = []
 
 
 class Quoted(_Section):
@@ -134,6 +135,7 @@ class ContextFile(BaseModel):
     fuzzy: FuzzyWords = FuzzyWords()
 
 
+
 # Cue kinds: the ids of the pseudo-rules the cue lists compile to.
 TERMINATOR: Final = "context.terminator"
 NEGATION: Final = "context.negation"
@@ -142,8 +144,8 @@ HYPOTHETICAL: Final = "context.hypothetical"
 HISTORICAL: Final = "context.historical"
 CURRENT: Final = "context.historical.current"
 OTHER: Final = "context.other_person"
-FIRST_PERSON: Final = "context.other_person.first_person"
 TOLD_TO: Final = "context.told_to"
+TOLD_BY_VOICES: Final = "context.told_to.voices"
 SPEECH: Final = "context.quoted"
 FRAMING: Final = "context.framing"
 HARASSMENT: Final = "context.harassment"
@@ -172,8 +174,6 @@ class ContextRules:
     framing_categories: frozenset[str]
     #: single first-person words ("i", "me"): one between a negation cue and a match starts a new statement
     first_words: frozenset[str] = frozenset()
-    #: cue id -> the word its matches stand in for ("my sister" for "i"), see CompiledLexicon
-    stand_ins: dict[str, str] = field(default_factory=dict)
     _protected_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -208,6 +208,11 @@ def _cue_rule(rule_id: str, phrases: Sequence[str], source: str, root: object, l
                        path=format_loc(loc))
 
 
+def _node_line(root: object, loc: Sequence[str | int]) -> int | None:
+    node = node_at(root, loc)  # type: ignore[arg-type]
+    return node.start_mark.line + 1 if node is not None else None
+
+
 def _punct_re(chars: str) -> regex.Pattern[str]:
     return regex.compile("[" + regex.escape(chars) + "]")
 
@@ -218,6 +223,13 @@ def parse_context(text: str, source: str) -> ContextRules:
         raise PolicyError("a context file must be a mapping", source=source, line=1)
     try:
         model = ContextFile.model_validate(data)
+        for i, word in enumerate(model.other_person.first_person):
+            if not regex.fullmatch(r"[\p{L}\p{N}]+", word):
+                raise PolicyError(
+                    "first-person words are single words", source=source,
+                    line=_node_line(root, ["other_person", "first_person", i]),
+                    path=f"other_person.first_person[{i}]",
+                )
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [p for p in err["loc"] if isinstance(p, (str, int))]
@@ -235,8 +247,8 @@ def parse_context(text: str, source: str) -> ContextRules:
         (HISTORICAL, model.historical.phrases, ["historical", "phrases"]),
         (CURRENT, model.historical.current, ["historical", "current"]),
         (OTHER, model.other_person.phrases, ["other_person", "phrases"]),
-        (FIRST_PERSON, model.other_person.first_person, ["other_person", "first_person"]),
         (TOLD_TO, model.told_to.phrases, ["told_to", "phrases"]),
+        (TOLD_BY_VOICES, model.told_to.not_by, ["told_to", "not_by"]),
         (SPEECH, model.quoted.phrases, ["quoted", "phrases"]),
         (FRAMING, model.framing.phrases, ["framing", "phrases"]),
         (HARASSMENT, model.harassment.phrases, ["harassment", "phrases"]),
@@ -255,8 +267,7 @@ def parse_context(text: str, source: str) -> ContextRules:
         protected_categories=frozenset(model.protected.categories),
         protected_patterns=tuple(model.protected.rule_ids),
         framing_categories=frozenset(model.framing_categories),
-        first_words=frozenset(w for w in model.other_person.first_person if " " not in w.strip()),
-        stand_ins={OTHER: model.other_person.stands_for} if model.other_person.phrases else {},
+        first_words=frozenset(w.strip() for w in model.other_person.first_person),
     )
 
 
@@ -426,22 +437,21 @@ class _Judge:
         pseudo = cues.get(PSEUDO_NEGATION, ())
         self.negations = [c for c in cues.get(NEGATION, ()) if not any(_overlaps(c, p) for p in pseudo)]
         others = [o for o in cues.get(OTHER, ()) if not o.alias]
-        firsts = [
-            f for f in cues.get(FIRST_PERSON, ()) if not f.alias and not any(_overlaps(f, o) for o in others)
-        ]
-        # subject cues, nearest-first search is done by token_end
+        # first-person words are single words, found in the tokens (as cues they would match in almost
+        # every message); those inside a third-person cue ("someone i know") do not count
+        covered = {k for o in others for k in range(o.token_start, o.token_end)}
+        fw = ctx.first_words
+        firsts = [k for k, t in enumerate(self.tokens) if t.text in fw and k not in covered]
+        # subject cues as (end, start, first person?), searched nearest-first by end
         self.subjects: list[tuple[int, int, bool]] = sorted(
-            [(o.token_end, o.token_start, False) for o in others]
-            + [(f.token_end, f.token_start, True) for f in firsts]
+            [(o.token_end, o.token_start, False) for o in others] + [(k + 1, k, True) for k in firsts]
         )
         # who speaks before a quotation: subjects only ("she texted me 'I want to die'": she, not me)
-        subject_forms = ctx.first_words & _SUBJECT_PRONOUNS
+        subject_forms = fw & _SUBJECT_PRONOUNS
         self.speakers: list[tuple[int, int, bool]] = sorted(
             [(o.token_end, o.token_start, False) for o in others]
-            + [(f.token_end, f.token_start, True) for f in firsts
-               if f.token_end - f.token_start == 1 and self.tokens[f.token_start].text in subject_forms]
+            + [(k + 1, k, True) for k in firsts if self.tokens[k].text in subject_forms]
         )
-        self.other_starts = frozenset(o.token_start for o in others)
         self.first_words = ctx.first_words
 
     # -- helpers
@@ -555,6 +565,8 @@ class _Judge:
                 return j
 
         told = self._cue_before(TOLD_TO, m, model.told_to.window) if not protected else None
+        if told is not None and self._cue_before(TOLD_BY_VOICES, told, 4) is not None:
+            told = None  # "the voices keep telling me to ...": a command hallucination, not bullying
         if told is not None:
             j.notes.append(f"said to the user by someone else ('{_cue_text(told, nt)}'); the match alone is "
                            f"{rule.category} at tier {rule.tier}")
@@ -638,15 +650,15 @@ class _Judge:
         return False
 
     def _other_person(self, m: Match) -> tuple[bool, str]:
-        if self._pronoun_alias(m) or (m.alias and m.token_start in self.other_starts):
-            return True, "third person"
         quoted = self._quoted_speaker(m)
         if quoted is not None:
             return (not quoted), "quoted"
-        # "my dad hits me", "someone is putting thoughts in my head": the user is in the match itself
+        # "my dad hits me", "I scratched my arms until they bled": the user is in the match itself
         tokens = self.tokens
         if any(tokens[k].text in self.first_words for k in m.token_range):
             return False, ""
+        if self._pronoun_alias(m):
+            return True, "third person"
         who = self.subject(m.token_start, self.ctx.model.other_person.window)
         if who is False:
             return True, "third-person subject"

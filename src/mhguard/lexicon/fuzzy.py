@@ -61,11 +61,12 @@ class FuzzyIndex:
     ) -> None:
         vocab = set(vocabulary)
         stop = set(stopwords)
-        self._words: dict[str, list[str]] = {}
+        # targets by (first letter, length): a token is compared only with words it can be within reach of
+        self._words: dict[tuple[str, int], list[str]] = {}
         self._all_words: list[str] = []
         for w in sorted(vocab):
             if len(w) >= MIN_TARGET and w not in stop and w.isalpha():
-                self._words.setdefault(w[0], []).append(w)
+                self._words.setdefault((w[0], len(w)), []).append(w)
                 self._all_words.append(w)
         self._stems: dict[str, list[str]] = {}
         self._all_stems: list[str] = []
@@ -104,8 +105,8 @@ class FuzzyIndex:
             words = self._all_words
             stems = self._all_stems
         else:
-            words = self._words.get(token[0], [])
-            stems = self._stems.get(token[0], [])
+            words = [w for k in range(n - 2, n + 3) for w in self._words.get((token[0], k), ())]
+            stems = [st for st in self._stems.get(token[0], ()) if len(st) <= n + 1]
         found: list[str] = []
         if words:
             for w, dist, _ in process.extract(token, words, scorer=OSA.distance, score_cutoff=2, limit=None):

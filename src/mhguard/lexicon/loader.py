@@ -7,6 +7,7 @@ editing a lexicon sees where the problem is. Nothing is returned half loaded.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +122,12 @@ class Lexicon:
 
 
 # ----------------------------------------------------------------------------------------------- YAML
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys: YAML would silently keep the last one."""
+# libyaml's loader when the installed PyYAML has it (ten times faster on the built-in lexicons)
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loader whose node tree is checked for duplicate mapping keys (YAML keeps the last one)."""
 
 
 def _check_duplicates(node: yaml.Node, source: str, path: str = "") -> None:
@@ -220,6 +225,80 @@ def _validation_error(exc: ValidationError, source: str, root: yaml.Node | None)
 
 
 # ----------------------------------------------------------------------------------------------- rules
+# Python's own regex parser measures look-behinds (re._parser from 3.11, sre_parse before)
+try:
+    _re_parser: Any = importlib.import_module("re._parser")
+    _re_const: Any = importlib.import_module("re._constants")
+except ImportError:  # pragma: no cover - Python 3.10
+    _re_parser = importlib.import_module("sre_parse")
+    _re_const = importlib.import_module("sre_constants")
+
+#: Longest run of any character (``.{0,n}``, ``[^\n]{0,n}``) a look-behind of a rule regex may have.
+MAX_LOOKBEHIND = 64
+
+
+def _widest_any_run(tree: Any) -> int:
+    """The longest run of "any character" (``.``, ``[^...]``) a look-behind may have to walk back over.
+
+    Runs of word characters or spaces (``\\w+``, ``\\s*``) stop at the first other character and cost
+    little; ``.{0,160}`` or ``[^\\n]{0,200}`` walk the whole window at every position.
+    """
+    widest = 0
+    stack: list[Any] = [tree]
+    while stack:
+        items = stack.pop()
+        for op, av in getattr(items, "data", items):
+            if op in (_re_const.MAX_REPEAT, _re_const.MIN_REPEAT):
+                _, high, item = av
+                first = list(getattr(item, "data", item))[:1]
+                if first and (first[0][0] in (_re_const.ANY, _re_const.NOT_LITERAL) or (
+                        first[0][0] is _re_const.IN and first[0][1][:1] and first[0][1][0][0] is _re_const.NEGATE)):
+                    widest = max(widest, high)
+                stack.append(item)
+            elif hasattr(av, "data"):
+                stack.append(av)
+            elif isinstance(av, (tuple, list)):
+                for part in av:
+                    if hasattr(part, "data"):
+                        stack.append(part)
+                    elif isinstance(part, list):
+                        stack.extend(part)
+    return widest
+
+
+def _slow_construct(pattern: str) -> str | None:
+    """A regex construct that makes every message pay, or None.
+
+    A look-behind with a long run of any character (the ``regex`` module allows variable-width ones)
+    walks back over the whole window at every position of the text: ``(?<=\bdied\b.{0,160}?)`` alone
+    costs hundreds of microseconds per message. Runs of up to :data:`MAX_LOOKBEHIND` are fine.
+    """
+    try:
+        tree = _re_parser.parse(pattern.replace("\\K", ""))
+    except Exception:
+        return None  # syntax only the regex module knows: nothing to measure
+    stack: list[Any] = [tree]
+    while stack:
+        items = stack.pop()
+        for op, av in getattr(items, "data", items):
+            if op in (_re_const.ASSERT, _re_const.ASSERT_NOT) and av[0] == -1:
+                widest = _widest_any_run(av[1])
+                if widest > MAX_LOOKBEHIND:
+                    size = "unbounded" if widest >= _re_const.MAXREPEAT else f"up to {widest} characters"
+                    return (
+                        f"look-behind with a run of any character {size} long (at most {MAX_LOOKBEHIND}): it is "
+                        "re-matched at every position of every message; match forwards and keep the match "
+                        "start with \\K instead ('\\bdied\\b.{0,100}?\\K\\bjoin' rather than "
+                        "'(?<=\\bdied\\b.{0,100}?)\\bjoin')"
+                    )
+            for part in av if isinstance(av, (tuple, list)) else ():
+                if hasattr(part, "data"):
+                    stack.append(part)  # a sub-pattern
+                elif isinstance(part, list):
+                    stack.extend(part)  # the branches of an alternation
+    return None
+
+
 def compile_rules(
     rules: Sequence[Rule],
     *,
@@ -253,6 +332,9 @@ def compile_rules(
                 raise PolicyError(
                     "regex matches the empty string", source=source, line=_line(root, loc), path=format_loc(loc)
                 )
+            problem = _slow_construct(pattern)
+            if problem:
+                raise PolicyError(problem, source=source, line=_line(root, loc), path=format_loc(loc))
             patterns.append(compiled)
         out.append(
             LexiconRule(

@@ -1,10 +1,14 @@
 """The compiled matcher: every phrase of every rule found in one pass over the words of a message.
 
-The phrase variants of all rules go into one word trie. :meth:`CompiledLexicon.find` walks the tokens once;
-at each token a dict lookup in the trie's root says whether any phrase can start there, and only then is the
-trie followed (at most the length of the longest phrase, gaps included), so the cost is linear in the length
-of the message. A token that matches no trie edge exactly may still match through its squeezed form
-(``diiiie`` -> ``die``), an alias, or (optionally) a bounded fuzzy match (``suicde``, ``s*icide``).
+All phrase variants of all rules go into one word trie. :meth:`CompiledLexicon.find` looks each token up
+(one dict lookup, cached per token text); only a token that starts some phrase leads to a walk down the
+trie, and a walk is at most as long as the longest phrase (gaps included), so the cost is linear in the
+length of the message. A token that matches no trie edge exactly may still match through its squeezed
+form (``diiiie`` -> ``die``), an alias (``herself`` -> ``myself``), or a bounded fuzzy reading
+(``suicde``, ``s*icide``).
+
+Cues (context words such as "not" or "my friend") have a trie of their own, scanned only in a text where
+a rule matched: common words that are of no interest on their own cost nothing in the other texts.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import regex
 from mhguard.lexicon.fuzzy import Candidates, FuzzyIndex, squeeze
 from mhguard.lexicon.loader import LexiconRule
 from mhguard.lexicon.models import Rule
-from mhguard.lexicon.phrase import GAP_MAX, PREFIX, WORD, Variant
-from mhguard.lexicon.triggers import required_literals
+from mhguard.lexicon.phrase import GAP_MAX, PREFIX, WORD
+from mhguard.lexicon.triggers import required_literals, required_prefixes, trigger_strength
 from mhguard.text.normalize import NormalizedText, Token, normalize
 
 __all__ = ["DEFAULT_REGEX_TIMEOUT", "CompiledLexicon", "Match"]
@@ -51,28 +55,54 @@ class Match(NamedTuple):
         return range(self.token_start, self.token_end)
 
 
+# Shared empty containers: most of the (many) trie nodes are leaves, so they get their own dicts and lists
+# only when a child or an end is added. Never mutated.
+_NO_WORDS: Final[dict[str, _Node]] = {}
+_NO_PREFIXES: Final[dict[str, list[tuple[str, _Node]]]] = {}
+_NO_ENDS: Final[list[tuple[int, int]]] = []
+
+
 class _Node:
-    __slots__ = ("ends", "gap", "more", "prefixes", "squeezed", "words")
+    __slots__ = ("_squeezed", "ends", "gap", "more", "prefixes", "words")
 
     def __init__(self) -> None:
-        self.words: dict[str, _Node] = {}
+        self.words: dict[str, _Node] = _NO_WORDS
         # first three letters of the stem -> [(stem, child)]: one dict lookup per token, not one per stem
-        self.prefixes: dict[str, list[tuple[str, _Node]]] = {}
-        self.squeezed: dict[str, list[_Node]] = {}
+        self.prefixes: dict[str, list[tuple[str, _Node]]] = _NO_PREFIXES
         self.gap: _Node | None = None
-        self.ends: list[tuple[int, int]] = []  # (rule index, phrase index)
+        self.ends: list[tuple[int, int]] = _NO_ENDS  # (rule index, phrase index)
         self.more = False  # has word or prefix children (set when the trie is complete)
+        self._squeezed: dict[str, list[_Node]] | None = None
+
+    @property
+    def squeezed(self) -> dict[str, list[_Node]]:
+        """Children by the squeezed form of their word, made on first use (elongated tokens are rare)."""
+        table = self._squeezed
+        if table is None:
+            table = {}
+            for word, node in self.words.items():
+                table.setdefault(squeeze(word), []).append(node)
+            self._squeezed = table
+        return table
+
+    def add_end(self, end: tuple[int, int]) -> None:
+        if self.ends is _NO_ENDS:
+            self.ends = []
+        if end not in self.ends:
+            self.ends.append(end)
 
     def child(self, element: tuple[int, str]) -> _Node:
         kind, value = element
         if kind == WORD:
             node = self.words.get(value)
             if node is None:
+                if self.words is _NO_WORDS:
+                    self.words = {}
                 node = self.words[value] = _Node()
-                sq = squeeze(value)
-                self.squeezed.setdefault(sq, []).append(node)
             return node
         if kind == PREFIX:
+            if self.prefixes is _NO_PREFIXES:
+                self.prefixes = {}
             bucket = self.prefixes.setdefault(value[:3], [])
             for stem, node in bucket:
                 if stem == value:
@@ -85,10 +115,25 @@ class _Node:
         return self.gap
 
 
-_State = tuple["_Node", int, bool, bool]  # (node, next token, fuzzy used, alias used)
-# (root child, (alias, may start a phrase), fuzzy candidates, starts a phrase other than as itself)
-_Info = tuple["_Node | None", "tuple[str, bool] | None", "Candidates | None", bool]
+def _finish_trie(root: _Node) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node.more = bool(node.words or node.prefixes)
+        stack.extend(node.words.values())
+        stack.extend(c for bucket in node.prefixes.values() for _, c in bucket)
+        if node.gap is not None:
+            stack.append(node.gap)
+
+
+_State = tuple[_Node, int, bool, bool]  # (node, next token, fuzzy used, alias used)
+# What a token text may do, cached per text:
+# (root child, (alias, may start a phrase), fuzzy candidates, starts a phrase other than as itself,
+#  has an alias or a fuzzy reading)
+_Info = tuple["_Node | None", "tuple[str, bool] | None", "Candidates | None", bool, bool]
 _MISSING: Final = object()
+#: Regex pre-checks are looked up by the first (up to) _KEY letters of a token.
+_KEY: Final = 4
 #: Distinct token texts whose lookups are remembered; emptied when full so memory stays bounded.
 _INFO_CACHE: Final = 50_000
 
@@ -100,16 +145,14 @@ _Raw = tuple[int, int, int, int, bool, bool, int, int]
 class CompiledLexicon:
     """Rules compiled for matching. Immutable after construction and safe to share between threads.
 
-    ``cues`` are rules matched in the same pass but reported only in a text where a rule matched too
-    (context words such as "not" or "my friend": common, and of no interest on their own). ``fuzzy`` turns
-    the misspelling matcher on; ``fuzzy_stopwords`` are lexicon words it never targets
-    (short function words) and ``fuzzy_ignore`` real words it never rewrites (``overdone`` is not a
-    misspelling of ``overdose``). ``aliases`` maps a token to another form tried as well as the token
-    itself (matches made that way have ``alias=True``); ``inner_aliases`` likewise, except at the start
-    of a phrase (verb forms: "wants" for "want" after "she", never as a phrase's first word).
-    ``stand_ins`` maps a rule (or cue) id to a word its matches may stand in for at the start of a
-    phrase: with ``{"context.other_person": "i"}``, "my sister has been cutting herself" matches "i have
-    been cutting myself" (an aliased match that starts where "my sister" starts).
+    ``cues`` are rules reported only in a text where a rule matched too (context words such as "not" or
+    "my friend": common, and of no interest on their own). ``fuzzy`` turns the misspelling matcher on;
+    ``fuzzy_stopwords`` are lexicon words it never targets (short function words) and ``fuzzy_ignore``
+    real words it never rewrites (``overdone`` is not a misspelling of ``overdose``). ``aliases`` maps a
+    token to another form tried as well as the token itself (matches made that way have
+    ``alias=True``); ``inner_aliases`` likewise, except at the start of a phrase (verb forms: "wants"
+    for "want" after "she", never as a phrase's first word). With ``{"sister": "i", "herself": "myself"}``
+    "my sister has been cutting herself" matches "i have been cutting myself".
     """
 
     def __init__(
@@ -123,7 +166,6 @@ class CompiledLexicon:
         inner_aliases: Mapping[str, str] | None = None,
         regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
         cues: Sequence[LexiconRule] = (),
-        stand_ins: Mapping[str, str] | None = None,
     ) -> None:
         # cues come after the rules, so "is this a rule" is one comparison of the rule index
         self._entries: tuple[LexiconRule, ...] = (*rules, *cues)
@@ -133,70 +175,71 @@ class CompiledLexicon:
         self.rules: tuple[Rule, ...] = self._all_rules[: self._n_rules]
         self.fuzzy = fuzzy
         self.regex_timeout = regex_timeout
+
         self._root = _Node()
+        self._cue_root = _Node()
         vocabulary: set[str] = set()
         stems: set[str] = set()
         for ri, entry in enumerate(self._entries):
+            is_rule = ri < self._n_rules
             for pi, variant in entry.variants:
-                self._add(variant, ri, pi, vocabulary, stems)
+                node = self._root if is_rule else self._cue_root
+                for kind, value in variant:
+                    if is_rule and kind == WORD:
+                        vocabulary.add(value)
+                    elif is_rule and kind == PREFIX:
+                        stems.add(value)
+                    node = node.child((kind, value))
+                node.add_end((ri, pi))
+        _finish_trie(self._root)
+        _finish_trie(self._cue_root)
+        self.vocabulary: frozenset[str] = frozenset(vocabulary)
+
         # every regex with the literals of which each match contains one: one substring test per literal
         # tells which regexes can match at all, so most messages call none
         self._regex_rules: tuple[tuple[int, regex.Pattern[str]], ...] = tuple(
-            (ri, p) for ri, e in enumerate(self._entries) for p in e.patterns
+            (ri, p) for ri, e in enumerate(self._entries[: self._n_rules]) for p in e.patterns
         )
+        # the pre-check is the start of a token where the pattern shows one (a few dict lookups per token),
+        # else a literal substring (one test per literal), else none (the regex always runs)
         always: list[int] = []
+        by_prefix: dict[str, list[tuple[str, int]]] = {}
         by_literal: dict[str, list[int]] = {}
         for k, (_, p) in enumerate(self._regex_rules):
+            starts = required_prefixes(p.pattern)
             needs = required_literals(p.pattern)
+            # a rare-looking substring beats a common word ("cutting" against "i")
+            if starts is not None and (needs is None or trigger_strength(starts) >= trigger_strength(needs)):
+                for w in starts:
+                    by_prefix.setdefault(w[:_KEY], []).append((w, k))
+                continue
             if needs is None:
                 always.append(k)
             else:
                 for lit in needs:
                     by_literal.setdefault(lit, []).append(k)
         self._regex_always = tuple(always)
+        self._regex_by_prefix = {key: tuple(ws) for key, ws in by_prefix.items()}
+        self._regex_key_lengths = tuple(sorted({len(key) for key in by_prefix}))
         self._regex_literals = tuple(by_literal)
         self._regex_by_literal = {lit: tuple(ks) for lit, ks in by_literal.items()}
+
         # alias -> (word, may start a phrase); inner aliases (verb forms) never start one
         self._aliases: dict[str, tuple[str, bool]] = {
             **{k: (v, False) for k, v in (inner_aliases or {}).items()},
             **{k: (v, True) for k, v in (aliases or {}).items()},
         }
-        ids = {e.id: ri for ri, e in enumerate(self._entries)}
-        unknown = set(stand_ins or {}) - set(ids)
-        if unknown:
-            raise ValueError(f"stand_ins name unknown rules: {', '.join(sorted(unknown))}")
-        self._stand_ins: dict[int, str] = {ids[rid]: word for rid, word in (stand_ins or {}).items()}
-        self.vocabulary: frozenset[str] = frozenset(vocabulary)
         self._infos: dict[str, _Info | None] = {}
-        stack = [self._root]
-        while stack:
-            node = stack.pop()
-            node.more = bool(node.words or node.prefixes)
-            stack.extend(node.words.values())
-            stack.extend(c for bucket in node.prefixes.values() for _, c in bucket)
-            if node.gap is not None:
-                stack.append(node.gap)
         self._fuzzy: FuzzyIndex | None = (
             FuzzyIndex(vocabulary, stems, stopwords=fuzzy_stopwords, ignore=fuzzy_ignore) if fuzzy else None
         )
-
-    def _add(self, variant: Variant, ri: int, pi: int, vocabulary: set[str], stems: set[str]) -> None:
-        node = self._root
-        for element in variant:
-            if element[0] == WORD:
-                vocabulary.add(element[1])
-            elif element[0] == PREFIX:
-                stems.add(element[1])
-            node = node.child(element)
-        key = (ri, pi)
-        if key not in node.ends:
-            node.ends.append(key)
 
     def __len__(self) -> int:
         return self._n_rules
 
     def __repr__(self) -> str:
-        return f"CompiledLexicon(rules={self._n_rules}, cues={len(self._entries) - self._n_rules}, fuzzy={self.fuzzy})"
+        cues = len(self._entries) - self._n_rules
+        return f"CompiledLexicon(rules={self._n_rules}, cues={cues}, fuzzy={self.fuzzy})"
 
     @property
     def entries(self) -> tuple[LexiconRule, ...]:
@@ -211,17 +254,32 @@ class CompiledLexicon:
         """All matches of all rules, ordered by start, longest first, then rule order.
 
         Overlapping matches of different rules are all kept; of one rule's overlapping matches the
-        earliest-longest is kept. Raises ``TimeoutError`` when a rule regex runs too long (fail closed).
+        earliest-longest is kept. Cue matches are included when a rule matched. Raises ``TimeoutError``
+        when a rule regex runs too long (fail closed).
         """
         tokens = nt.tokens
         raw: list[_Raw] = []
-        if tokens:
-            self._scan(tokens, raw)
-            if self._regex_rules:
-                self._scan_regex(nt, raw)
-        n_rules = self._n_rules
-        if not raw or (n_rules < len(self._entries) and all(r[2] >= n_rules for r in raw)):
+        if not tokens:
             return []
+        texts = [t.text for t in tokens]
+        elong = [t.elongated for t in tokens]
+        get = self._infos.get
+        infs: list[_Info | None] = [get(t, _MISSING) for t in texts]  # type: ignore[arg-type]
+        if _MISSING in infs:
+            for k, info in enumerate(infs):
+                if info is _MISSING:
+                    infs[k] = self._info(texts[k])
+        # positions where more than the exact word may match: an alias, a misspelling, an elongation
+        spec = [i is not None and i[4] for i in infs]
+        if True in elong:
+            spec = [a or b for a, b in zip(spec, elong, strict=True)]
+        self._scan(texts, elong, infs, spec, raw)
+        if self._regex_rules:
+            self._scan_regex(nt, texts, raw)
+        if not raw:
+            return []
+        if self._n_rules < len(self._entries):
+            self._scan_cues(texts, elong, raw)
         return self._finish(raw, tokens)
 
     # ------------------------------------------------------------------------------------------ scan
@@ -229,7 +287,6 @@ class CompiledLexicon:
         """What a token text may do (cached per text: the words of a conversation repeat).
 
         ``None`` when the token starts no phrase and has no alias and no fuzzy reading: most tokens.
-        Otherwise ``(root child, alias, fuzzy candidates, starts a phrase other than as itself)``.
         """
         info = self._infos.get(t, _MISSING)
         if info is not _MISSING:
@@ -247,118 +304,105 @@ class CompiledLexicon:
             special = True
         result: _Info | None = None
         if child is not None or special or alias is not None or cand is not None:
-            result = (child, alias, cand, special)
+            result = (child, alias, cand, special, alias is not None or cand is not None)
         if len(self._infos) >= _INFO_CACHE:
             self._infos = {}
         self._infos[t] = result
         return result
 
-    def _scan(self, tokens: Sequence[Token], raw: list[_Raw]) -> None:
-        texts = [t.text for t in tokens]
-        elong = [t.elongated for t in tokens]
-        get = self._infos.get
-        infs: list[object] = [get(t, _MISSING) for t in texts]
-        root = self._root
+    def _scan(
+        self, texts: list[str], elong: list[bool], infs: list[_Info | None], spec: list[bool], raw: list[_Raw]
+    ) -> None:
         n = len(texts)
+        root = self._root
         for i in range(n):
             info = infs[i]
-            if info is None and not elong[i]:
-                continue  # the common case: a word that starts nothing
-            if info is _MISSING:
-                info = infs[i] = self._info(texts[i])
-                if info is None and not elong[i]:
-                    continue
-            if not elong[i] and not info[3]:  # type: ignore[index]
-                child = info[0]  # type: ignore[index]
+            if info is None:
+                if not elong[i]:
+                    continue  # the common case: a word that starts nothing
+            elif not info[3] and not elong[i]:
+                child = info[0]
                 if child is None:
                     continue
-                # an exact root word only: record its single-word phrases, then look one word ahead before
-                # paying for a walk (common words start phrases that the next word does not continue)
+                # an exact root word only: record its single-word phrases, then look one word ahead
+                # before paying for a walk (common words start phrases the next word does not continue)
                 if child.ends:
                     for ri, pi in child.ends:
                         raw.append((i, i + 1, ri, pi, False, False, -1, -1))
                 j = i + 1
-                if j >= n or not (child.more or child.gap is not None):
+                if j >= n:
                     continue
-                if child.gap is None and not child.prefixes and not elong[j] and texts[j] not in child.words:
-                    info2 = infs[j]
-                    if info2 is _MISSING:
-                        info2 = infs[j] = self._info(texts[j])
-                    if info2 is None or not self._leads(child, info2):  # type: ignore[arg-type]
-                        continue
-                self._walk(i, [(child, j, False, False)], texts, infs, elong, raw, skip_first=True)
+                if child.gap is None and not child.prefixes and not spec[j]:
+                    nxt = child.words.get(texts[j])
+                    if nxt is not None:
+                        self._walk(i, [(nxt, j + 1, False, False)], texts, infs, elong, spec, raw)
+                    continue
+                stack: list[_State] = []
+                self._expand(child, j, texts, infs, elong, spec, False, False, stack)
+                if stack:
+                    self._walk(i, stack, texts, infs, elong, spec, raw)
+                continue
+            stack = []
+            self._step(root, i, texts, elong, False, False, stack, info)
+            if stack:
+                self._walk(i, stack, texts, infs, elong, spec, raw)
+
+    def _scan_cues(self, texts: list[str], elong: list[bool], raw: list[_Raw]) -> None:
+        """Find the cues (exact words, no aliases, no misspellings)."""
+        root = self._cue_root
+        words = root.words
+        prefixes = root.prefixes
+        n = len(texts)
+        plain: list[_Info | None] = [None] * n  # cues take no aliases and no misspellings
+        for i in range(n):
+            t = texts[i]
+            if t not in words and not elong[i] and not (prefixes and t[:3] in prefixes):
                 continue
             stack: list[_State] = []
-            self._step(root, i, texts, elong, False, False, stack, info)  # type: ignore[arg-type]
+            self._step(root, i, texts, elong, False, False, stack, None)
             if stack:
-                self._walk(i, stack, texts, infs, elong, raw)
-        if self._stand_ins and raw:
-            for ts, te, ri, _, _, al, _, _ in list(raw):
-                word = self._stand_ins.get(ri)
-                if word is not None and not al and te < n:
-                    child = root.words.get(word)
-                    if child is not None:
-                        self._walk(ts, [(child, te, False, True)], texts, infs, elong, raw)
-
-    @staticmethod
-    def _leads(node: _Node, info: _Info) -> bool:
-        """Does the alias or a fuzzy reading of a token lead anywhere from ``node``?"""
-        _, alias, cand, _ = info
-        if alias is not None and alias[0] in node.words:
-            return True
-        return cand is not None and (any(w in node.words for w in cand[0]) or bool(node.prefixes and cand[1]))
+                self._walk(i, stack, texts, plain, elong, elong, raw)
 
     def _walk(
-        self, start: int, stack: list[_State], texts: list[str], infs: list[object], elong: list[bool],
-        raw: list[_Raw], skip_first: bool = False,
+        self, start: int, stack: list[_State], texts: list[str], infs: list[_Info | None], elong: list[bool],
+        spec: list[bool], raw: list[_Raw],
     ) -> None:
-        """Follow every state on ``stack`` through the trie, recording the phrases that end.
-
-        The common step (an exact next word, no alias or misspelling that leads anywhere, no elongation)
-        is done inline; the rest goes through :meth:`_step`.
-        """
+        """Follow every state on ``stack`` through the trie, recording the phrases that end."""
         n = len(texts)
-        leads = self._leads
         while stack:
             node, pos, fz, al = stack.pop()
-            if skip_first:
-                skip_first = False  # the scan loop recorded this node's ends already
-            elif node.ends:
+            if node.ends:
                 for ri, pi in node.ends:
                     raw.append((start, pos, ri, pi, fz, al, -1, -1))
-            if pos >= n:
-                continue
-            if node.more:
-                info = infs[pos]
-                if info is _MISSING:
-                    info = infs[pos] = self._info(texts[pos])
-                if node.prefixes or elong[pos] or (
-                    info is not None
-                    and (info[1] is not None or info[2] is not None)  # type: ignore[index]
-                    and leads(node, info)  # type: ignore[arg-type]
-                ):
-                    self._step(node, pos, texts, elong, fz, al, stack, info)  # type: ignore[arg-type]
+            if pos < n:
+                self._expand(node, pos, texts, infs, elong, spec, fz, al, stack)
+
+    def _expand(
+        self, node: _Node, pos: int, texts: list[str], infs: list[_Info | None], elong: list[bool],
+        spec: list[bool], fz: bool, al: bool, stack: list[_State],
+    ) -> None:
+        """Push the states token ``pos`` (or one after a gap of up to GAP_MAX words) leads to.
+
+        The common step (the exact next word, at a position where nothing else can match) is inline;
+        the rest goes through :meth:`_step`.
+        """
+        if node.more:
+            if node.prefixes or spec[pos]:
+                self._step(node, pos, texts, elong, fz, al, stack, infs[pos])
+            else:
+                child = node.words.get(texts[pos])
+                if child is not None:
+                    stack.append((child, pos + 1, fz, al))
+        gap = node.gap
+        if gap is not None:
+            words = gap.words
+            for p in range(pos, min(pos + GAP_MAX + 1, len(texts))):
+                if gap.prefixes or spec[p]:
+                    self._step(gap, p, texts, elong, fz, al, stack, infs[p])
                 else:
-                    child = node.words.get(texts[pos])
+                    child = words.get(texts[p])
                     if child is not None:
-                        stack.append((child, pos + 1, fz, al))
-            gap = node.gap
-            if gap is not None:
-                words = gap.words
-                for p in range(pos, min(pos + GAP_MAX + 1, n)):
-                    info = infs[p]
-                    if info is _MISSING:
-                        info = infs[p] = self._info(texts[p])
-                    if gap.prefixes or elong[p] or (
-                        info is not None
-                        and (info[1] is not None or info[2] is not None)  # type: ignore[index]
-                        and leads(gap, info)  # type: ignore[arg-type]
-                    ):
-                        self._step(gap, p, texts, elong, fz, al, stack, info)  # type: ignore[arg-type]
-                    else:
-                        child = words.get(texts[p])
-                        if child is not None:
-                            stack.append((child, p + 1, fz, al))
+                        stack.append((child, p + 1, fz, al))
 
     def _step(
         self,
@@ -382,7 +426,7 @@ class CompiledLexicon:
                 if t.startswith(stem):
                     stack.append((c, nxt, fz, al))
         if info is not None:
-            _, alias, cand, _ = info
+            _, alias, cand, _, _ = info
             # an alias is tried even when the token matched as itself: "she" is a cue word and an alias
             if alias is not None and (alias[1] or node is not self._root):
                 c2 = node.words.get(alias[0])
@@ -408,14 +452,22 @@ class CompiledLexicon:
                     if sq.startswith(stem) and not t.startswith(stem):
                         stack.append((c, nxt, fz, al))
 
-    def _scan_regex(self, nt: NormalizedText, raw: list[_Raw]) -> None:
+    def _scan_regex(self, nt: NormalizedText, texts: list[str], raw: list[_Raw]) -> None:
         text = nt.text
-        present = [lit for lit in self._regex_literals if lit in text]
-        if not present and not self._regex_always:
-            return
         run = set(self._regex_always)
-        for lit in present:
-            run.update(self._regex_by_literal[lit])
+        by_prefix = self._regex_by_prefix
+        for t in set(texts):
+            for length in self._regex_key_lengths:
+                found = by_prefix.get(t[:length])
+                if found is not None:
+                    for w, k in found:
+                        if t.startswith(w):
+                            run.add(k)
+        for lit in self._regex_literals:
+            if lit in text:
+                run.update(self._regex_by_literal[lit])
+        if not run:
+            return
         tokens = nt.tokens
         starts = [t.start for t in tokens]
         ends = [t.end for t in tokens]
@@ -438,9 +490,11 @@ class CompiledLexicon:
         last_end: dict[int, int] = {}
         out: list[Match] = []
         rules = self._all_rules
+        n_rules = self._n_rules
         for cs, nce, ri, _, pi, ts, te, fz, al in keyed:
-            if cs < last_end.get(ri, -1):
-                continue  # overlaps a longer or earlier match of the same rule
-            last_end[ri] = -nce
+            if ri < n_rules:
+                if cs < last_end.get(ri, -1):
+                    continue  # overlaps a longer or earlier match of the same rule
+                last_end[ri] = -nce
             out.append(Match(rules[ri], cs, -nce, ts, te, fz, al, pi if pi < 1 << 20 else -1))
         return out

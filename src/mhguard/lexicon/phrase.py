@@ -8,6 +8,7 @@ write ("i'm", "don't") and still matches the normalised text ("i am", "do not").
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -173,7 +174,9 @@ def parse_phrase(phrase: str) -> _Seq:
 Normalizer = Callable[[str], tuple[str, ...]]
 
 
+@functools.lru_cache(maxsize=65536)
 def _default_words(word: str) -> tuple[str, ...]:
+    # the same few thousand words recur across phrases and word classes: normalise each once
     return tuple(t.text for t in normalize(word).tokens)
 
 

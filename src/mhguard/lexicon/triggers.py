@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Iterable
 from typing import Any, Final
 
-__all__ = ["required_literals"]
+__all__ = ["required_literals", "required_prefixes", "trigger_strength"]
 
 #: Literal runs shorter than this are too common to be worth a check.
 MIN_LITERAL: Final = 3
@@ -29,16 +29,34 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 _Set = frozenset[str]
 
+# Words so common in messages that a literal made only of them is a poor pre-check ("i am", "can not").
+# Only speed depends on this list (a poor pre-check runs the regex more often), never a result.
+_COMMON = frozenset(
+    "i me my am a an the to of and or in on at is are was were be been have has had do does did not no can "
+    "will would could should what when how why who that this it its you your he she they we them from for "
+    "with if so just like get go want all about out up down but as by there here then than".split()
+)
+
+
+def _strength(literal: str) -> int:
+    """How rare a literal is likely to be: the length of its longest uncommon word."""
+    return max((len(w) for w in literal.split() if w not in _COMMON), default=0)
+
+
+def trigger_strength(literals: frozenset[str]) -> int:
+    """How selective a pre-check is likely to be: its weakest literal's longest uncommon word."""
+    return min((_strength(w) for w in literals), default=0)
+
 
 def _better(a: _Set | None, b: _Set | None) -> _Set | None:
-    """The more selective of two trigger sets: fewer alternatives, then longer shortest literal."""
+    """The more selective of two trigger sets: the rarer weakest literal, then fewer alternatives."""
     if a is None:
         return b
     if b is None:
         return a
-    ka = (len(a), -min(len(w) for w in a))
-    kb = (len(b), -min(len(w) for w in b))
-    return a if ka <= kb else b
+    ka = (min(_strength(w) for w in a), -len(a))
+    kb = (min(_strength(w) for w in b), -len(b))
+    return a if ka >= kb else b
 
 
 def _sequence(items: Iterable[tuple[Any, Any]]) -> _Set | None:
@@ -81,11 +99,97 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     """Literal strings of which every match of ``pattern`` contains at least one, or ``None``.
 
     Only patterns without flags are analysed (the lexicon's are matched on lower-case normalised text).
+    Of the possible sets the one with the rarest-looking literals is returned.
     """
     try:
-        tree = _parser.parse(pattern)
+        # \K (keep the match from here) changes no required text; Python's parser does not know it
+        tree = _parser.parse(pattern.replace("\\K", ""))
     except Exception:  # syntax of the regex module only, or anything unexpected: no pre-check
         return None
     if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
         return None
     return _sequence(tree.data)
+
+
+def _edge(item: tuple[Any, Any] | None, inherited: bool, side: int) -> bool:
+    """Is there a word edge between a literal and this neighbouring parse item?
+
+    ``\b``, the start or end of the text, or a literal space next to it; at the end of a group, what the
+    group's own neighbour says (``inherited``). ``side`` is -1 for the item before, 1 for the one after.
+    """
+    if item is None:
+        return inherited
+    op, av = item
+    if op is _const.AT:
+        return bool(av in (_const.AT_BOUNDARY, _const.AT_BEGINNING, _const.AT_BEGINNING_STRING,
+                           _const.AT_END, _const.AT_END_STRING))
+    return op is _const.LITERAL and av == ord(" ")
+
+
+def _words_of_run(run: str, left: bool, right: bool) -> _Set | None:
+    """The word starts of a literal run (as the tokeniser cuts words): the rarest-looking one.
+
+    A part counts when its left edge is a word edge: every match then has a token starting with it.
+    """
+    parts = run.split(" ")
+    complete: list[str] = []
+    for i, part in enumerate(parts):
+        if not part or not part.isalnum():
+            continue
+        if i > 0 or left:
+            complete.append(part)
+    if not complete:
+        return None
+    return frozenset({max(complete, key=lambda w: (w not in _COMMON, len(w)))})
+
+
+def _word_sequence(items: list[tuple[Any, Any]], left: bool, right: bool) -> _Set | None:
+    best: _Set | None = None
+    k = 0
+    n = len(items)
+    while k < n:
+        op, av = items[k]
+        before = _edge(items[k - 1] if k > 0 else None, left, -1)
+        if op is _const.LITERAL:
+            j = k
+            while j < n and items[j][0] is _const.LITERAL:
+                j += 1
+            run = "".join(chr(a) for _, a in items[k:j])
+            after = _edge(items[j] if j < n else None, right, 1)
+            best = _better(best, _words_of_run(run, before, after))
+            k = j
+            continue
+        after = _edge(items[k + 1] if k + 1 < n else None, right, 1)
+        sub: _Set | None = None
+        if op is _const.SUBPATTERN:
+            sub = _word_sequence(list(av[-1]), before, after)
+        elif op is _const.BRANCH:
+            parts = [_word_sequence(list(branch), before, after) for branch in av[1]]
+            if parts and all(p is not None for p in parts):
+                union = frozenset().union(*(p for p in parts if p is not None))
+                if len(union) <= MAX_ALTERNATIVES:
+                    sub = union
+        elif op in (_const.MAX_REPEAT, _const.MIN_REPEAT) or op is getattr(_const, "POSSESSIVE_REPEAT", None):
+            low, high, item = av
+            if low >= 1 and high == 1:  # a repeated group's own edges are not its neighbours'
+                sub = _word_sequence(list(item), before, after)
+        best = _better(best, sub)
+        k += 1
+    return best
+
+
+def required_prefixes(pattern: str) -> frozenset[str] | None:
+    """Word starts of which every match of ``pattern`` has one as the start of a token of the text.
+
+    A literal counts only where the pattern itself fixes its left edge (``\b``, a space, the start of
+    the text): ``\bi am cutting(?=...)`` needs a token starting with "cutting". ``None`` when no such
+    set can be shown.
+    """
+    try:
+        # \K (keep the match from here) changes no required text; Python's parser does not know it
+        tree = _parser.parse(pattern.replace("\\K", ""))
+    except Exception:
+        return None
+    if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
+        return None
+    return _word_sequence(list(tree.data), False, False)

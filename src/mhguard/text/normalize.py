@@ -27,9 +27,12 @@ Pipeline, in order (each step says WHY it sits where it does)
    long, and the right-hand group is neither a lone "i"/"a" nor a common two-letter word: "anymore!i want",
    "help!me" and "ok!so" are missing spaces, "k!ll" and "suic!de" are leetspeak.
    BEFORE the word pass, because the word pass splits words on punctuation.
-6. Word pass, one regex scan over the text that finds (a) letter-spaced runs and (b) words that may need
-   work; everything else is copied untouched. A letter-spaced run ("s u i c i d e", "s.u.i.c.i.d.e",
-   "k.m.s") is first joined into one word, then goes through the same per-word steps, in this order:
+6. Word pass over (a) letter-spaced runs and (b) words that may need work; everything else is copied
+   untouched. A run is 4+ single letters joined by single spaces or 3+ joined by one of ``. - _ * ·`` (the
+   same one throughout), optionally with one leet character between two letters ("s u 1 c 1 d e"); "u r a",
+   "i m a" and "e.g." stay. A run is joined into one word ("s u i c i d e", "k.m.s" -> "suicide", "kms"),
+   then goes through the same per-word steps as any word (joining first, so "d o n t" and "s u 1 c 1 d e"
+   are handled like "dont" and "su1c1de"), in this order:
 
    a. homoglyphs: Cyrillic/Greek look-alikes -> Latin, only in a word that also contains a Latin letter
       (Russian and Greek text is left alone). First, so the other steps see Latin letters.
@@ -38,24 +41,37 @@ Pipeline, in order (each step says WHY it sits where it does)
       does not start or end with two digits ("30pills", "top10") and has 2+ letters after mapping. Before
       elongation ("d111e" -> "diiie" -> "diie") and before contractions ("d0nt" -> "dont" -> "do not").
    c. elongation: runs of 3+ identical letters -> 2 ("diiiie" -> "diie"); the tokens of the word get
-      ``elongated=True`` and ``squeezed`` (every repeated letter collapsed to one: "die").
+      ``elongated=True`` and ``squeezed`` (every repeated letter collapsed to one: "die"). Not in the
+      space-less scripts (a repeated Han character is not elongation).
    d. contractions -> long forms ("I'm"/"Im" -> "i am", "don't"/"dont" -> "do not", "can't"/"cannot" ->
-      "can not", "idk" -> "i do not know", "gonna" -> "going to" ...). Last, because it needs the cleaned
-      word, and because an elongated contraction ("dooont") is looked up through its squeezed form.
+      "can not", "idk" -> "i do not know", "gonna" -> "going to" ...). With an apostrophe: every "n't"
+      form, every "'re"/"'ve"/"'ll", "'d" after a pronoun (read as "would"), "'s" after he/she/it/that/
+      what/there/who/here/where/how ("is") and "let's" ("let us"); without: only the listed words, never
+      ill/id/well/were/its/shell/hell/lets/wed. Last, because it needs the cleaned word, and because an
+      elongated contraction ("dooont") is looked up through its squeezed form.
 7. Tokens (lazy): maximal runs of letters/digits/marks, with inner ``*`` kept ("s*icide" is one token).
    Characters of scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) are one
-   token each (plus any combining marks). A possessive ``'s`` is not a token: "people's" -> "people"
-   (``.text`` keeps "people's"). Emoji and punctuation stay in ``.text`` but are not tokens.
+   token each (with any combining marks that follow). A possessive ``'s`` is not a token: "people's" ->
+   "people" (``.text`` keeps "people's"; other non-expanded ``'s`` too). Emoji and punctuation stay in
+   ``.text`` but are not tokens.
 
 Offsets: steps that change lengths (2, 3, 4, 6) each record the regions they replaced; ``to_original``
 walks those maps backwards (lazily, with bisect), so the identity case costs nothing. A region that was
 replaced as a whole (a contraction, a joined letter-spaced run) maps back to the whole original region:
-the token "am" of "I'm fine" maps to "I'm".
+the token "am" of "I'm fine" maps to "I'm". Spans are clamped like slices and always satisfy
+``0 <= start <= end <= len(original)``.
 
-Speed: a pure-ASCII message skips steps 1-3 (``str.lower`` only), every other step is gated by a cheap
-check, all regexes are compiled once at import, and every regex is linear-time (no nested unbounded
-quantifiers that can overlap). ASCII text is scanned with stdlib ``re``, other text with ``regex``, from the
-same pattern templates, so both paths give identical results on ASCII text.
+Speed (this runs on every message): a pure-ASCII message skips steps 1-3 (``str.lower`` only); every other
+step is gated by a cheap C-level check (``isascii``, ``isprintable``, ``is_normalized``, substring tests,
+one precompiled search); step 6 does not scan the words one by one in Python but runs a few cheap screens,
+each a single C-level search for something rare (a digit, ``$``, ``'`` or ``*``; a character three times
+in a row; a bare contraction among the split words; a single letter between two separators; a Cyrillic or
+Greek look-alike next to Latin letters), and only the words they hit reach Python. A single reference regex
+for the same step is kept for the tests, which check that both agree. Text without non-ASCII letters is
+scanned with stdlib ``re`` (ASCII classes); other text with ``regex`` (Unicode classes), from the same
+pattern templates. Tokens of ASCII-like text come from one ``split`` with offsets derived from piece lengths.
+All regexes are compiled at import and linear-time; every loop visits each character a bounded number of
+times, so 1 MB messages and long runs of one character take well under a second or two.
 """
 
 from __future__ import annotations
@@ -64,7 +80,7 @@ import functools
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, compress
@@ -86,10 +102,11 @@ class Token:
 
 
 class _TokenBuilder:
-    """Mutable twin of :class:`Token` (identical slot layout), used to build tokens fast.
+    """Mutable twin of :class:`Token` (same slots) whose instances turn into real ``Token`` objects.
 
-    A frozen dataclass ``__init__`` goes through ``object.__setattr__`` once per field (~3x slower than plain
-    slot stores); tokens are built on every message, so we fill a twin and switch its class to ``Token``.
+    A frozen dataclass ``__init__`` sets each field through ``object.__setattr__`` (~1 us per token on a slow
+    machine, three times a plain slot store); tokens are built for every message, so this twin stores the
+    slots directly and then switches the instance's class to ``Token`` (allowed: identical slot layout).
     """
 
     __slots__ = ("elongated", "end", "squeezed", "start", "text")
@@ -103,9 +120,8 @@ class _TokenBuilder:
         self.__class__ = Token  # type: ignore[assignment]
 
 
-def _check_builder() -> Callable[..., Token]:
-    # The class switch needs identical slot layouts; fall back to the normal constructor if this Python
-    # refuses it (e.g. another implementation), so correctness never depends on the trick.
+def _pick_token_factory() -> Callable[..., Token]:
+    # Correctness never depends on the trick: use it only if it builds exactly what the constructor builds.
     try:
         probe: Any = _TokenBuilder("a", 0, 1, True, "a")
         if type(probe) is Token and probe == Token("a", 0, 1, True, "a"):
@@ -115,7 +131,7 @@ def _check_builder() -> Callable[..., Token]:
     return Token  # pragma: no cover
 
 
-_make_token: Final = _check_builder()
+_make_token: Final = _pick_token_factory()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -224,9 +240,11 @@ def _squeeze(w: str) -> str:
     """Collapse every run of a repeated letter to one ("kill" -> "kil")."""
     cached = _SQUEEZE_CACHE.get(w)
     if cached is None:
-        if len(_SQUEEZE_CACHE) >= 20_000:
-            _SQUEEZE_CACHE.clear()
-        cached = _SQUEEZE_CACHE[w] = (_SQUEEZE_ASCII if w.isascii() else _SQUEEZE_ANY).sub(r"\1", w)
+        cached = (_SQUEEZE_ASCII if w.isascii() else _SQUEEZE_ANY).sub(r"\1", w)
+        if len(w) <= 64:
+            if len(_SQUEEZE_CACHE) >= 20_000:
+                _SQUEEZE_CACHE.clear()
+            _SQUEEZE_CACHE[w] = cached
     return cached
 
 
@@ -296,10 +314,15 @@ _SOFT_TEMPLATE: Final = r"""
 
 # Step 6: a letter-spaced run: 4+ single letters joined by single spaces, or 3+ joined by one of . - _ * ·
 # (the same one throughout); a single leet character may stand between two letters ("s u 1 c 1 d e").
+# With "*" every shorter prefix of a run ends before a "*" + letter, so none can succeed where the longest
+# failed: that repetition is made atomic (look-ahead + back-reference), sparing the `regex` engine a long,
+# useless backtrack (quadratic there) on "a*b*c*...*xy".
 _RUN_TEMPLATE: Final = r"""
   (?<![%W%$'*])[%EL%]%M%(?:\ (?:[013457$@]\ )?[%EL%]%M%){3,}(?![%W%$'*])
- |(?<![%W%$'*])[%EL%]%M%(?P<sep>[._*·-])(?:[013457$@](?P=sep))?[%EL%]%M%
+ |(?<![%W%$'*])[%EL%]%M%(?P<sep>[._·-])(?:[013457$@](?P=sep))?[%EL%]%M%
     (?:(?P=sep)(?:[013457$@](?P=sep))?[%EL%]%M%)+(?![%W%$'*])
+ |(?<![%W%$'*])[%EL%]%M%(?P<star>\*)
+    (?=(?P<rest>(?:[013457$@]\*)?[%EL%]%M%(?:\*(?:[013457$@]\*)?[%EL%]%M%)+))(?P=rest)(?![%W%$'*])
 """
 
 # Reference implementation of the step 6 scan, as ONE regex: a letter-spaced run, or a word (letters/digits/$
@@ -334,6 +357,7 @@ class _Pattern(Protocol):
     def finditer(self, string: str) -> Iterator[Any]: ...
     def sub(self, repl: Any, string: str) -> str: ...
     def search(self, string: str, pos: int = ...) -> Any: ...
+    def match(self, string: str, pos: int = ...) -> Any: ...
 
 
 def _compile_pair(template: str, flags: int = 0) -> tuple[_Pattern, _Pattern]:
@@ -354,18 +378,22 @@ _SOFT_MAP: Final = {"!": "i", "@": "a"}
 # Screens for step 6 (each finds a superset of what needs work; see _collect_spans).
 _RARE: Final = re.compile(r"[0-9$'*]")
 _TRIPLE_SCREEN: Final = re.compile(r"(.)\1\1", re.DOTALL)  # faster than ([a-z])\1\1
-# a letter between two separators of the same kind (two consecutive ones for spaces): every run has one
-_A_SPACE_RUN_SCREEN: Final = re.compile(r" [a-z] (?:[013457$@] )?[a-z] ")
+# Every run has a letter between two separators of its kind (letters 2-4 for spaces, after a space, the
+# last one not followed by a letter or digit): looking for that is much cheaper than for the run itself.
+_A_SPACE_RUN_SCREEN: Final = re.compile(r" [a-z] (?:[013457$@] )?[a-z] (?:[013457$@] )?[a-z](?![a-z0-9])")
 _A_PUNCT_RUN_SCREEN: Final = re.compile(r"([._*·-])[a-z]\1")
-_U_RUN_SCREEN: Final = regex.compile(r" \p{L}\p{M}* (?:[013457$@] )?\p{L}\p{M}* |([._*·-])\p{L}\p{M}*\1", regex.V1)
-_BARE_BYTES: Final = frozenset(w.encode() for w in _BARE)
-_BARE_SPLIT_TABLE: Final = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789$" else 32 for c in range(256))
-_HG_SCREEN: Final = re.compile(_HG_CLASS)
-_A_LETTER: Final = re.compile(r"[a-z]")
-_U_HG_WORD: Final = regex.compile(
-    _fill(r"(?<![%W%$])(?=[%W%$'*]*?" + _HG_CLASS + r")(?=[%W%$'*]*?\p{Latin})[%W%$]+(?:['*]+[%W%$]+)*", _FILL_UNICODE),
+_U_RUN_SCREEN: Final = regex.compile(
+    r" \p{L}\p{M}* (?:[013457$@] )?\p{L}\p{M}* (?:[013457$@] )?\p{L}\p{M}*(?![\p{L}\p{N}])"
+    r"|([._*·-])\p{L}\p{M}*\1",
     regex.V1,
 )
+_BARE_SET: Final = frozenset(_BARE)
+_A_LETTER: Final = re.compile(r"[a-z]")
+# a Latin letter next to (combining marks aside) a letter or non-ASCII digit of another script
+_SCRIPT_MIX: Final = regex.compile(
+    r"\p{Latin}\p{M}*[[\p{L}\p{N}]--[\p{Latin}0-9]]|[[\p{L}\p{N}]--[\p{Latin}0-9]]\p{M}*\p{Latin}", regex.V1
+)
+_JOINER_RUN: Final = re.compile(r"['*]*")
 
 # Per-word helpers (step 6), used on one word at a time.
 _JOINERS: Final = regex.compile(r"(['*]+)")
@@ -398,6 +426,8 @@ _F_ANY: Final = 2  # any letter/digit/mark (the text is not "simple")
 _F_MARK: Final = 4  # combining mark
 _F_SPACELESS: Final = 8  # letter/digit/mark of a space-less script
 _F_ODD: Final = 16  # Python's str.isalnum disagrees with the regex module (newer Unicode): no stdlib re
+_F_LATIN: Final = 32  # non-ASCII Latin letter
+_F_HOMOGLYPH: Final = 64  # Cyrillic/Greek look-alike of a Latin letter
 _IS_LNM: Final = regex.compile(r"[\p{L}\p{N}\p{M}]")
 _IS_LN: Final = regex.compile(r"[\p{L}\p{N}]")
 _IS_M: Final = regex.compile(r"\p{M}")
@@ -415,6 +445,10 @@ def _char_flags(ch: str) -> int:
             flags |= _F_MARK
     if ch.isalnum() != bool(_IS_LN.match(ch)):
         flags |= _F_ODD
+    if _LATIN.match(ch):
+        flags |= _F_LATIN
+    if ch in _HOMOGLYPHS:
+        flags |= _F_HOMOGLYPH
     return flags
 
 
@@ -429,13 +463,19 @@ class _FlagTable(dict[str, int]):
 _FLAGS: Final = _FlagTable()
 
 
+_ASCII_CHARS: Final = frozenset(map(chr, range(128)))
+
+
 def _text_flags(t: str) -> int:
     """OR of the flags of the non-ASCII characters of ``t`` (0 for ASCII text)."""
     if t.isascii():
         return 0
+    # a few non-ASCII characters (emoji, quotes): find them; many (another script): take the set of all
+    few = len(t) - len(t.encode("ascii", "ignore")) < 24
+    chars = set(_NONASCII.findall(t)) if few else set(t).difference(_ASCII_CHARS)
     flags = 0
     table = _FLAGS
-    for ch in set(_NONASCII.findall(t)):
+    for ch in chars:
         flags |= table[ch]
     return flags
 
@@ -453,7 +493,8 @@ def _leet_group(g: str) -> str:
         or _NUMBER_UNIT.fullmatch(g) is not None
         or _EDGE_DIGITS.search(g) is not None
     ):
-        return g
+        # An unmapped '$' separates tokens, so judge the pieces as the tokens they become ("a0$00": "ao", "00").
+        return "$".join(_leet_group(part) for part in g.split("$")) if "$" in g else g
     mapped = g.translate(_LEET_TABLE)
     return mapped if len(_LETTER.findall(mapped)) >= 2 else g
 
@@ -505,6 +546,7 @@ def _fix_word(word: str) -> _WordFix | None:
 
 _WORD_CACHE: dict[str, _WordFix | None] = {}
 _WORD_CACHE_MAX: Final = 20_000
+_CACHED_LENGTH: Final = 64
 
 
 def _word_span(t: str, i: int) -> tuple[int, int] | None:
@@ -539,7 +581,7 @@ def _word_span(t: str, i: int) -> tuple[int, int] | None:
     return s, e
 
 
-def _collect_spans(t: str, simple: bool) -> list[_Span]:
+def _collect_spans(t: str, text_flags: int, pieces: list[str]) -> list[_Span]:
     """Every letter-spaced run, and every word that might change, in order and without overlaps.
 
     Each screen is a cheap C-level scan that finds a superset of the places needing work (a word with a
@@ -547,9 +589,14 @@ def _collect_spans(t: str, simple: bool) -> list[_Span]:
     ``_fix_word`` then decides. Equivalent to scanning with the reference regex (tested), several times
     faster because most positions of a message are never looked at from Python.
     """
+    simple = not text_flags & _F_ANY
     words: dict[int, int] = {}
+    flags = _FLAGS
+    n = len(t)
+    # every word holding a digit, "$" or an inner joiner (each word and each run of joiners is scanned once)
     pos = 0
     search = _RARE.search
+    skip_joiners = _JOINER_RUN.match
     while (m := search(t, pos)) is not None:
         i = m.start()
         span = _word_span(t, i)
@@ -558,33 +605,50 @@ def _collect_spans(t: str, simple: bool) -> list[_Span]:
         else:
             words[span[0]] = span[1]
             pos = max(span[1], i + 1)
+        pos = skip_joiners(t, pos).end()  # type: ignore[union-attr]  # ['*]* always matches
+    # every word with a letter three times in a row
     pos = 0
     search = _TRIPLE_SCREEN.search
     while (m := search(t, pos)) is not None:
-        span = _word_span(t, m.start())
+        i = m.start()
+        span = _word_span(t, i) if flags[t[i]] & _F_WORD else None
         if span is None:  # three identical non-word characters: no word triple can overlap them
             pos = m.end()
         else:
             words[span[0]] = span[1]
             pos = max(span[1], m.end())
-    encoded = t.encode("ascii", "replace")
-    for bare in _BARE_BYTES.intersection(encoded.translate(_BARE_SPLIT_TABLE).split()):
-        w = bare.decode()
-        i = t.find(w)
-        while i >= 0:
-            span = _word_span(t, i)
-            if span is not None and span == (i, i + len(w)):
-                words[i] = i + len(w)
-            i = t.find(w, i + 1)
-    if not simple and _HG_SCREEN.search(t) and (_A_LETTER.search(t) or _LATIN.search(t)):
-        for hg in _U_HG_WORD.finditer(t):
-            words[hg.start()] = hg.end()
+    # every bare contraction that is a whole word (pieces: t split on every non-ASCII-alphanumeric character)
+    present = _BARE_SET.intersection(pieces)
+    if present:
+        found = sorted(words.items())
+        found_starts = [s for s, _ in found]
+        for w in present:
+            size = len(w)
+            i = t.find(w)
+            while i >= 0:
+                e = i + size
+                # not glued to a letter/digit/$; a word with an inner joiner or digit was registered above
+                if (i == 0 or not flags[t[i - 1]] & _F_WORD) and (e == n or not flags[t[e]] & _F_WORD):
+                    k = bisect_right(found_starts, i) - 1
+                    if k < 0 or found[k][1] <= i:
+                        words[i] = e
+                i = t.find(w, i + 1)
+    # every word where a Latin letter touches another script's letter (a look-alike mix such as "kіll" has
+    # one; a mix separated by a digit, "$" or a joiner was registered above)
+    if text_flags & _F_HOMOGLYPH and (text_flags & _F_LATIN or _A_LETTER.search(t)):
+        pos = 0
+        while (mix := _SCRIPT_MIX.search(t, pos)) is not None:
+            span = _word_span(t, mix.start())
+            if span is None:
+                pos = mix.start() + 1
+            else:
+                words[span[0]] = span[1]
+                pos = max(span[1], mix.start() + 1)
     runs: list[_Span] = []
     if simple:
-        if _A_SPACE_RUN_SCREEN.search(t) or _A_PUNCT_RUN_SCREEN.search(t):
-            runs = [(r.start(), r.end(), r.group("sep") or " ") for r in _A_RUN.finditer(t)]
+        runs = _ascii_runs(t)
     elif _U_RUN_SCREEN.search(t):
-        runs = [(r.start(), r.end(), r.group("sep") or " ") for r in _U_RUN.finditer(t)]
+        runs = [(r.start(), r.end(), _run_separator(r)) for r in _U_RUN.finditer(t)]
     spans: list[_Span] = [(s, e, None) for s, e in sorted(words.items())]
     if runs:
         # a run and a word never partly overlap (both end at non-word characters): drop words inside runs
@@ -601,10 +665,45 @@ def _collect_spans(t: str, simple: bool) -> list[_Span]:
     return spans
 
 
-def _reference_spans(t: str, simple: bool) -> list[_Span]:
+def _ascii_runs(t: str) -> list[_Span]:
+    """The letter-spaced runs of a "simple" text, as ``_A_RUN.finditer`` would find them, but trying the run
+    pattern only next to a screen hit: every run starts at most 3 characters before the hit of its second
+    letter (or 1 after a hit on a preceding space), so a window of positions around each hit suffices."""
+    runs: list[_Span] = []
+    space_search = _A_SPACE_RUN_SCREEN.search
+    punct_search = _A_PUNCT_RUN_SCREEN.search
+    space_hit = space_search(t)
+    punct_hit = punct_search(t)
+    pos = 0
+    n = len(t)
+    while space_hit is not None or punct_hit is not None:
+        if punct_hit is None or (space_hit is not None and space_hit.start() <= punct_hit.start()):
+            h = space_hit.start()  # type: ignore[union-attr]
+        else:
+            h = punct_hit.start()
+        for p in range(max(pos, h - 4), min(n, h + 3)):
+            m = _A_RUN.match(t, p)
+            if m is not None:
+                runs.append((m.start(), m.end(), _run_separator(m)))
+                pos = m.end()
+                break
+        else:
+            pos = max(pos, h + 1)
+        if space_hit is not None and space_hit.start() < pos:
+            space_hit = space_search(t, pos)
+        if punct_hit is not None and punct_hit.start() < pos:
+            punct_hit = punct_search(t, pos)
+    return runs
+
+
+def _run_separator(m: Any) -> str:
+    return str(m.group("sep") or m.group("star") or " ")
+
+
+def _reference_spans(t: str, text_flags: int, pieces: list[str]) -> list[_Span]:
     """Step 6 spans found by the single reference regex (for tests; slow)."""
-    pattern = _reference_pattern(simple)
-    return [(m.start(), m.end(), None if m.lastgroup == "w" else (m.group("sep") or " ")) for m in pattern.finditer(t)]
+    pattern = _reference_pattern(not text_flags & _F_ANY)
+    return [(m.start(), m.end(), None if m.lastgroup == "w" else _run_separator(m)) for m in pattern.finditer(t)]
 
 
 @functools.cache
@@ -628,9 +727,10 @@ def _word_stage(t: str, spans: list[_Span]) -> tuple[str, list[_Region], list[tu
             fix = cache[g]
         except KeyError:
             fix = _fix_word(g)
-            if len(cache) >= _WORD_CACHE_MAX:
-                cache.clear()
-            cache[g] = fix
+            if len(g) <= _CACHED_LENGTH:  # bounded memory: few entries, short keys
+                if len(cache) >= _WORD_CACHE_MAX:
+                    cache.clear()
+                cache[g] = fix
         rel: tuple[_Region, ...] | None
         if sep is None:
             if fix is None:
@@ -747,9 +847,11 @@ def _fold_stage(t: str) -> tuple[str, list[_Region]]:
                 else:
                     cached = _CLUSTER_CACHE.get(c)
                     if cached is None:
-                        if len(_CLUSTER_CACHE) >= 20_000:
-                            _CLUSTER_CACHE.clear()
-                        cached = _CLUSTER_CACHE[c] = _fold(c)
+                        cached = _fold(c)
+                        if len(c) <= 16:
+                            if len(_CLUSTER_CACHE) >= 20_000:
+                                _CLUSTER_CACHE.clear()
+                            _CLUSTER_CACHE[c] = cached
                     f = cached
                 if len(f) != 1 or len(c) != 1:
                     cs, ce = cm.span()
@@ -798,7 +900,7 @@ class _OffsetMap:
 class NormalizedText:
     """A normalised message: ``.text``, lazy ``.tokens``, and offsets back to ``.original``."""
 
-    __slots__ = ("__dict__", "_elongated", "_maps", "original", "text")
+    __slots__ = ("__dict__", "_elongated", "_flags", "_maps", "_pieces", "original", "text")
 
     def __init__(
         self,
@@ -806,11 +908,15 @@ class NormalizedText:
         text: str,
         maps: tuple[_OffsetMap, ...] = (),
         elongated: tuple[tuple[int, int], ...] | list[tuple[int, int]] = (),
+        pieces: list[str] | None = None,
+        flags: int | None = None,
     ) -> None:
         self.original = original
         self.text = text
         self._maps = maps  # in pipeline order; to_original applies them last to first
         self._elongated = elongated  # sorted (start, end) ranges of .text that came from elongated words
+        self._pieces = pieces  # _token_pieces(text), when normalize() already computed it
+        self._flags = flags  # _text_flags(text) or a superset of it, when normalize() already computed it
 
     def __repr__(self) -> str:
         return f"NormalizedText(original={self.original!r}, text={self.text!r})"
@@ -836,31 +942,39 @@ class NormalizedText:
     @cached_property
     def tokens(self) -> tuple[Token, ...]:
         text = self.text
-        flags = _text_flags(text)
-        if not flags & _F_ANY:
-            if not self._elongated and "'s" not in text and "*" not in text:
-                return _split_tokens(text)
-            pattern: _Pattern = _A_TOKEN
-        elif not flags & (_F_MARK | _F_SPACELESS | _F_ODD):
-            pattern = _R_TOKEN
+        flags = _text_flags(text) if self._flags is None else self._flags
+        texts: Iterable[str]
+        starts: Iterable[int]
+        ends: Iterable[int]
+        if not flags & _F_ANY and "'s" not in text and "*" not in text:
+            texts, starts, ends = _split_spans(self._pieces or _token_pieces(text))
         else:
-            pattern = _U_TOKEN
-        make = _make_token
-        if not self._elongated:
-            return tuple([make(m.group(), m.start(), m.end()) for m in pattern.finditer(text)])
-        ranges = self._elongated
-        j, n = 0, len(ranges)
-        tokens: list[Token] = []
-        for m in pattern.finditer(text):
-            s, e = m.span()
-            while j < n and ranges[j][1] <= s:
-                j += 1
-            w = m.group()
-            if j < n and ranges[j][0] < e:
-                tokens.append(make(w, s, e, True, _squeeze(w)))
+            if not flags & _F_ANY:
+                pattern: _Pattern = _A_TOKEN
+            elif not flags & (_F_MARK | _F_SPACELESS | _F_ODD):
+                pattern = _R_TOKEN
             else:
-                tokens.append(make(w, s, e))
-        return tuple(tokens)
+                pattern = _U_TOKEN
+            matches = list(pattern.finditer(text))
+            if not matches:
+                return ()
+            match_type = type(matches[0])  # unbound methods, mapped in C: no Python loop over the matches
+            texts = map(match_type.group, matches)
+            starts = map(match_type.start, matches)
+            ends = map(match_type.end, matches)
+        if not self._elongated:
+            return tuple(map(_make_token, texts, starts, ends))
+        # mark the tokens that overlap a word that was elongated (few): walk the ranges, not the tokens
+        texts, starts, ends = list(texts), list(starts), list(ends)
+        elongated = [False] * len(texts)
+        squeezed = [""] * len(texts)
+        for s, e in self._elongated:
+            i = bisect_right(ends, s)  # first token ending after s
+            while i < len(texts) and starts[i] < e:
+                elongated[i] = True
+                squeezed[i] = _squeeze(texts[i])
+                i += 1
+        return tuple(map(_make_token, texts, starts, ends, elongated, squeezed))
 
 
 _A_TOKEN: Final = re.compile(r"[a-zA-Z0-9]+(?:\*+[a-zA-Z0-9]+)*(?<![a-zA-Z0-9]'s)")
@@ -869,15 +983,19 @@ _TOKEN_SPLIT_TABLE: Final = bytes(
 )
 
 
-def _split_tokens(text: str) -> tuple[Token, ...]:
-    """Tokens of text without non-ASCII letters/digits/marks, "'s" or '*', built with C-level calls only
-    (token creation itself aside): blank out every non-token character, split on single spaces, and derive
-    the offsets from the piece lengths. Latin-1 with "replace" keeps one byte per character."""
-    pieces = text.encode("latin-1", "replace").translate(_TOKEN_SPLIT_TABLE).decode("ascii").split(" ")
+def _token_pieces(text: str) -> list[str]:
+    """``text`` with every character but ASCII letters/digits blanked, split on single spaces (so piece
+    offsets follow from piece lengths). Latin-1 with "replace" keeps one byte per character."""
+    return text.encode("latin-1", "replace").translate(_TOKEN_SPLIT_TABLE).decode("ascii").split(" ")
+
+
+def _split_spans(pieces: list[str]) -> tuple[Iterator[str], Iterator[int], Iterator[int]]:
+    """Token texts, starts and ends of a text without non-ASCII letters/digits/marks, "'s" or "*", from its
+    _token_pieces(), with C-level calls only."""
     lengths = list(map(len, pieces))
     ends = list(map(add, accumulate(lengths), range(len(lengths))))
     starts = map(sub, ends, lengths)
-    return tuple(map(_make_token, compress(pieces, lengths), compress(starts, lengths), compress(ends, lengths)))
+    return compress(pieces, lengths), compress(starts, lengths), compress(ends, lengths)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -898,7 +1016,7 @@ def normalize(text: str) -> NormalizedText:
     return _normalize(text, _collect_spans)
 
 
-def _normalize(text: str, find_spans: Callable[[str, bool], list[_Span]]) -> NormalizedText:
+def _normalize(text: str, find_spans: Callable[[str, int, list[str]], list[_Span]]) -> NormalizedText:
     maps: list[_OffsetMap] = []
     if text.isascii():
         # ASCII fast path: no surrogates, nothing for NFKC, casefold == lower, only ` as an apostrophe.
@@ -909,7 +1027,7 @@ def _normalize(text: str, find_spans: Callable[[str, bool], list[_Span]]) -> Nor
             maps.append(_OffsetMap(regions))
         if "`" in t:
             t = t.replace("`", "'")
-        simple = True
+        flags = 0
     else:
         t = text
         if _CHAR_TRIGGER.search(t):
@@ -924,17 +1042,20 @@ def _normalize(text: str, find_spans: Callable[[str, bool], list[_Span]]) -> Nor
         if _CHAR_TRIGGER.search(t):  # apostrophes/quotes produced by NFKC itself
             t = _CHAR_RUN.sub(_char_repl, t)
         printable = t.isprintable()
-        simple = not _text_flags(t) & _F_ANY
+        # later steps only remove characters or turn them into ASCII: these flags stay valid (a superset)
+        flags = _text_flags(t)
+    simple = not flags & _F_ANY
     if not printable or "  " in t or t[:1] == " " or t[-1:] == " ":
         t, regions = _edit(t, _WS, _ws_repl)
         if regions:
             maps.append(_OffsetMap(regions))
     if "!" in t or "@" in t:
         t = (_A_SOFT if simple else _U_SOFT).sub(_soft_repl, t)
-    spans = find_spans(t, simple)
-    elongated: list[tuple[int, int]] = []
-    if spans:
-        t, regions, elongated = _word_stage(t, spans)
-        if regions:
-            maps.append(_OffsetMap(regions))
-    return NormalizedText(text, t, tuple(maps), elongated)
+    pieces = _token_pieces(t)
+    spans = find_spans(t, flags, pieces)
+    if not spans:  # the text is final: its pieces can serve the tokens too
+        return NormalizedText(text, t, tuple(maps), (), pieces, flags)
+    t, regions, elongated = _word_stage(t, spans)
+    if regions:
+        maps.append(_OffsetMap(regions))
+    return NormalizedText(text, t, tuple(maps), elongated, None, flags)
