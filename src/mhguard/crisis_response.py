@@ -14,12 +14,12 @@ from functools import lru_cache
 from importlib import resources as importlib_resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from mhguard.errors import PolicyError
 from mhguard.helplines import Country, Directory, Service, load_directory
 from mhguard.locale import Locale, parse_locale
-from mhguard.policy.yaml_source import parse_yaml
+from mhguard.policy.yaml_source import load_model
 from mhguard.types import Tier
 
 __all__ = ["Labels", "TemplateFamily", "load_templates", "render_crisis_response", "resources_lines"]
@@ -111,15 +111,7 @@ def _load(path: str | None, name: str) -> TemplateFamily:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise PolicyError(f"cannot read template file: {exc}", source=path) from None
-    data, locs = parse_yaml(text, source)
-    try:
-        return TemplateFamily.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        where = locs.locate(data, loc)
-        raise PolicyError(first["msg"], source=source, line=where[1] if where else None,
-                          path=".".join(str(p) for p in loc)) from None
+    return load_model(text, source, TemplateFamily)
 
 
 def load_templates(ref: str, base_dir: Path | None = None) -> TemplateFamily:

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mhguard.errors import PolicyError
-from mhguard.policy.yaml_source import parse_yaml
+from mhguard.policy.yaml_source import load_model
 
 __all__ = [
     "Directory",
@@ -143,15 +142,7 @@ class Directory(_Strict):
 
 
 def _parse(text: str, source: str) -> Directory:
-    data, locs = parse_yaml(text, source)
-    try:
-        return Directory.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = tuple(first["loc"])
-        where = locs.locate(data, path)
-        dotted = ".".join(str(p) for p in path)
-        raise PolicyError(first["msg"], source=source, line=where[1] if where else None, path=dotted) from None
+    return load_model(text, source, Directory)
 
 
 @lru_cache(maxsize=8)

@@ -8,13 +8,14 @@ against the container object it ends up in, and refuse duplicate keys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from mhguard.errors import PolicyError
 
-__all__ = ["Located", "LocationMap", "parse_yaml"]
+__all__ = ["Located", "LocationMap", "load_model", "parse_yaml"]
 
 Located = tuple[str, int]  # (source name, 1-based line)
 
@@ -105,3 +106,19 @@ def parse_yaml(text: str, source: str) -> tuple[Any, LocationMap]:
     finally:
         loader.dispose()
     return data, locs
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(text: str, source: str, model: type[M]) -> M:
+    """Parse YAML and validate it as ``model``; the first error names file, line and dotted path."""
+    data, locs = parse_yaml(text, source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        where = locs.locate(data, loc)
+        raise PolicyError(first["msg"], source=source, line=where[1] if where else None,
+                          path=".".join(str(p) for p in loc)) from None
