@@ -503,6 +503,14 @@ def test_fast_screens_agree_with_the_reference_regex(s: str) -> None:
 
 
 @SETTINGS
+@given(st.lists(st.sampled_from([*"abcde  ..--__**··1$@'x2", "ab", "xy"]), max_size=40))
+def test_run_windows_agree_with_a_full_run_scan(parts: list[str]) -> None:
+    t = "".join(parts)
+    expected = [(m.start(), m.end(), nz._run_separator(m)) for m in nz._A_RUN.finditer(t)]
+    assert nz._ascii_runs(t) == expected
+
+
+@SETTINGS
 @given(ANY_TEXT | TRICKY_TEXT | ASCII_TEXT)
 def test_token_fast_paths_agree_with_the_unicode_token_regex(s: str) -> None:
     n = normalize(s)

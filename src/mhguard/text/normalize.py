@@ -898,7 +898,11 @@ class _OffsetMap:
 
 
 class NormalizedText:
-    """A normalised message: ``.text``, lazy ``.tokens``, and offsets back to ``.original``."""
+    """A normalised message: ``.text``, lazy ``.tokens``, and offsets back to ``.original``.
+
+    Build it with :func:`normalize`. ``NormalizedText(original, text)`` also works (identity offsets, clamped);
+    the keyword-only arguments are internal (offset maps and what normalize() already computed).
+    """
 
     __slots__ = ("__dict__", "_elongated", "_flags", "_maps", "_pieces", "original", "text")
 
@@ -906,6 +910,7 @@ class NormalizedText:
         self,
         original: str,
         text: str,
+        *,
         maps: tuple[_OffsetMap, ...] = (),
         elongated: tuple[tuple[int, int], ...] | list[tuple[int, int]] = (),
         pieces: list[str] | None = None,
@@ -1017,26 +1022,27 @@ def normalize(text: str) -> NormalizedText:
 
 
 def _normalize(text: str, find_spans: Callable[[str, int, list[str]], list[_Span]]) -> NormalizedText:
-    maps: list[_OffsetMap] = []
+    maps: list[_OffsetMap] = []  # one per length-changing step, in order
     if text.isascii():
         # ASCII fast path: no surrogates, nothing for NFKC, casefold == lower, only ` as an apostrophe.
         t = text.lower()
         printable = t.isprintable()
-        if not printable and _A_DELETE.search(t):
+        if not printable and _A_DELETE.search(t):  # step 2 (control characters)
             t, regions = _edit(t, _A_DELETE, _delete_repl)
             maps.append(_OffsetMap(regions))
-        if "`" in t:
+        if "`" in t:  # step 1
             t = t.replace("`", "'")
         flags = 0
     else:
         t = text
-        if _CHAR_TRIGGER.search(t):
+        if _CHAR_TRIGGER.search(t):  # step 1, before NFKC (which would split "´" into space + accent)
             t = _CHAR_RUN.sub(_char_repl, t)
+        # step 2, before NFKC (so marks separated by invisible characters still compose).
         # str.isprintable() is False for every Cc/Cf (and surrogate); the other default-ignorables are listed
         if (not t.isprintable() or _DI_PRINTABLE.search(t)) and _U_DELETE.search(t):
             t, regions = _edit(t, _U_DELETE, _delete_repl)
             maps.append(_OffsetMap(regions))
-        t, regions = _fold_stage(t)
+        t, regions = _fold_stage(t)  # step 3, before whitespace (NFKC turns exotic spaces into " ")
         if regions:
             maps.append(_OffsetMap(regions))
         if _CHAR_TRIGGER.search(t):  # apostrophes/quotes produced by NFKC itself
@@ -1045,17 +1051,17 @@ def _normalize(text: str, find_spans: Callable[[str, int, list[str]], list[_Span
         # later steps only remove characters or turn them into ASCII: these flags stay valid (a superset)
         flags = _text_flags(t)
     simple = not flags & _F_ANY
-    if not printable or "  " in t or t[:1] == " " or t[-1:] == " ":
+    if not printable or "  " in t or t[:1] == " " or t[-1:] == " ":  # step 4
         t, regions = _edit(t, _WS, _ws_repl)
         if regions:
             maps.append(_OffsetMap(regions))
-    if "!" in t or "@" in t:
+    if "!" in t or "@" in t:  # step 5, before step 6 splits words at punctuation
         t = (_A_SOFT if simple else _U_SOFT).sub(_soft_repl, t)
     pieces = _token_pieces(t)
-    spans = find_spans(t, flags, pieces)
+    spans = find_spans(t, flags, pieces)  # step 6: runs and words that may change
     if not spans:  # the text is final: its pieces can serve the tokens too
-        return NormalizedText(text, t, tuple(maps), (), pieces, flags)
+        return NormalizedText(text, t, maps=tuple(maps), pieces=pieces, flags=flags)
     t, regions, elongated = _word_stage(t, spans)
     if regions:
         maps.append(_OffsetMap(regions))
-    return NormalizedText(text, t, tuple(maps), elongated, None, flags)
+    return NormalizedText(text, t, maps=tuple(maps), elongated=elongated, flags=flags)
