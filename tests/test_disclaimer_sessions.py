@@ -158,3 +158,11 @@ def test_sqlite_store_persists_across_guards(tmp_path: Path, clock: Clock) -> No
         guard = Guard.from_policy(disclaimer_policy(), clock=clock, session_store=store)
         # a new Guard and a new store instance: the disclosure is remembered, not repeated
         assert turn(guard, session="p1") == "Nice to hear from you."
+
+
+def test_session_object_is_updated_in_place_not_stored(clock: Clock) -> None:
+    guard = Guard.from_policy(disclaimer_policy(), clock=clock)
+    mine = Session(id="own", created=clock.now)
+    assert turn(guard, session=mine).startswith(DISCLOSURE)
+    assert mine.disclosed_at == [clock.now] and [t for _, t in mine.risk_history] == ["none"]
+    assert guard.sessions.get("own") is None  # the caller keeps their own Session

@@ -140,8 +140,9 @@ class Guard:
             session.touch(now)
         return session
 
-    def _remember(self, session: Any, decision: Decision, now: float) -> None:
-        """Record what the person saw (notices) and their risk in the session."""
+    def _remember(self, session: Any, decision: Decision, now: float, *, in_store: bool) -> None:
+        """Record what the person saw (notices) and their risk in the session: in the store when the call
+        named the session by id, else in the Session object the caller passed."""
         from mhguard.sessions import Session
 
         if not isinstance(session, Session):
@@ -159,8 +160,7 @@ class Guard:
 
         if decision.stage is Stage.OUTPUT and not shown:
             return
-        stored = self.sessions.get(session.id)
-        if stored is not None:
+        if in_store:
             updated = self.sessions.update(session.id, record, now=now)
             session.__dict__.update(updated.__dict__)
         else:
@@ -221,7 +221,7 @@ class Guard:
         resolved = self._session(session, stage, locale, now)
         ctx = self._context(stage, history=history, locale=locale, session=resolved, user_text=user_text, now=now)
         decision = self.engine.run(stage, text, ctx)
-        self._remember(resolved, decision, now)
+        self._remember(resolved, decision, now, in_store=isinstance(session, str))
         return decision
 
     # ---- hooks ----------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ class Guard:
             if close is not None:
                 close()
             summary = judge.summary()
-            self._remember(resolved, summary, self.clock())
+            self._remember(resolved, summary, self.clock(), in_store=isinstance(session, str))
             if sink is not None:
                 sink.append(summary)
             self._run_hooks_sync(summary)
@@ -379,7 +379,7 @@ class Guard:
             if aclose is not None:
                 await aclose()
             summary = judge.summary()
-            self._remember(resolved, summary, self.clock())
+            self._remember(resolved, summary, self.clock(), in_store=isinstance(session, str))
             if sink is not None:
                 sink.append(summary)
             await self._run_hooks_async(summary)
