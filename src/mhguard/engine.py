@@ -13,9 +13,11 @@ from dataclasses import dataclass, replace
 
 from mhguard.errors import FilterError, InputTooLargeError, InputTypeError
 from mhguard.filters.base import Filter, FilterContext
+from mhguard.locale import parse_locale
 from mhguard.policy.loader import Policy
 from mhguard.responses import DEFAULT_RESPONSE_IDS, FALLBACK_TEXTS
-from mhguard.text.normalize import normalize
+from mhguard.text.language import detect_language
+from mhguard.text.normalize import NormalizedText, normalize
 from mhguard.types import Action, Decision, Finding, Stage, Tier
 
 __all__ = ["FILTER_ERROR", "Engine"]
@@ -58,6 +60,7 @@ class Engine:
             return Decision(stage=stage, action=Action.ALLOW, risk=Tier.NONE, policy=self.policy.name,
                             locale=ctx.locale, session_id=session_id)
         normalized = normalize(checked)
+        ctx = self._with_language(ctx, normalized)
         if focus_start:
             # Filters that widen a span (to a whole sentence) must not reach into text already released.
             ctx = replace(ctx, extra={**ctx.extra, "focus_start": focus_start})
@@ -120,8 +123,32 @@ class Engine:
             stage=stage, action=action, risk=risk, categories=tuple(categories),
             findings=tuple(j.finding for j in judged), text=out_text, annotation=annotation,
             instructions=instructions, status=status, policy=self.policy.name, locale=ctx.locale,
-            session_id=session_id,
+            session_id=session_id, language=ctx.language,
         )
+
+    def _with_language(self, ctx: FilterContext, normalized: NormalizedText) -> FilterContext:
+        """The languages the text shows (for the lexicons) and the reply language, once per text."""
+        forced = self.policy.document.language
+        if forced != "auto":
+            return replace(ctx, language=forced, extra={**ctx.extra, "languages": (forced.split("-")[0].lower(),)})
+        if ctx.language:  # the caller or the stream judge already knows
+            return ctx
+        guess = detect_language(normalized)
+        return replace(ctx, language=guess.tag if guess.confident else None,
+                       extra={**ctx.extra, "languages": guess.languages})
+
+    def _reply_locale(self, ctx: FilterContext) -> str | None:
+        """The locale to write in: the message's language when it is clear, in the locale's country
+        (a Spanish message with locale en-US gets Spanish text and US lines)."""
+        base = ctx.locale or self.policy.document.locale
+        if not ctx.language:
+            return ctx.locale
+        parsed = parse_locale(base)
+        if parsed is not None and parsed.language == ctx.language.split("-")[0].lower():
+            return ctx.locale
+        if parsed is not None and parsed.country:
+            return f"{ctx.language}-{parsed.country}"
+        return ctx.language
 
     def _instructions(self, judged: Sequence[_Judged], ctx: FilterContext) -> tuple[str, ...]:
         """Instructions for the model: per filter, the one of its most serious finding's tier."""
@@ -142,7 +169,7 @@ class Engine:
                         break
                     ref = listed.get(tier, ref)
                 if ref is not None and worst.tier is not Tier.NONE:
-                    texts.append(self.policy.renderer.render(ref, locale=ctx.locale, finding=worst))
+                    texts.append(self.policy.renderer.render(ref, locale=self._reply_locale(ctx), finding=worst))
             for text in texts:
                 if text and text not in seen:
                     seen.append(text)
@@ -151,7 +178,7 @@ class Engine:
     def _response(self, filt: Filter, action: Action, ctx: FilterContext, finding: Finding | None) -> str:
         ref = filt.response_ref(finding, action) if finding is not None else filt.config.responses.get(action)
         ref = ref or DEFAULT_RESPONSE_IDS[action]
-        text = self.policy.renderer.render(ref, locale=ctx.locale, finding=finding)
+        text = self.policy.renderer.render(ref, locale=self._reply_locale(ctx), finding=finding)
         if not text.strip() and action in (Action.ESCALATE, Action.BLOCK):
             # Never answer a crisis or a block with nothing.
             text = FALLBACK_TEXTS[DEFAULT_RESPONSE_IDS[action]]

@@ -172,6 +172,8 @@ class Decision:
     locale: str | None = None
     session_id: str | None = None
     extra: tuple[tuple[str, Any], ...] = field(default=())
+    #: The language the message was read in when it was clear ("es", "zh-Hant"); None when unclear.
+    language: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -194,6 +196,7 @@ class Decision:
             "status": self.status,
             "policy": self.policy,
             "locale": self.locale,
+            "language": self.language,
             "session_id": self.session_id,
         }
         if include_text:

@@ -22,32 +22,50 @@ from pydantic import Field
 from mhguard.errors import PolicyError
 from mhguard.filters.base import Filter, FilterConfig, FilterContext
 from mhguard.filters.crisis_context import ContextRules, Judged, apply_context, load_context
-from mhguard.lexicon.loader import Lexicon, compile_rules, load_lexicon, resolve_lexicon
+from mhguard.lexicon.loader import (
+    BUILTIN_DIR,
+    CONTEXT_FILE,
+    Lexicon,
+    builtin_lexicon_names,
+    compile_rules,
+    load_lexicon,
+    resolve_lexicon,
+)
 from mhguard.lexicon.matcher import DEFAULT_REGEX_TIMEOUT, CompiledLexicon
 from mhguard.lexicon.models import Rule
 from mhguard.registry import register_filter
+from mhguard.text.language import detect_language
 from mhguard.text.normalize import NormalizedText, normalize
 from mhguard.types import Finding, Stage
 
-__all__ = ["CrisisConfig", "CrisisFilter", "CrisisMatcher", "build_matcher"]
+__all__ = ["CrisisConfig", "CrisisFilter", "CrisisMatcher", "build_matcher", "builtin_crisis_languages"]
 
 #: History texts whose verdict (distress or not) is remembered per filter, so a conversation's earlier
 #: turns are normalised and matched once, not on every new message.
 HISTORY_CACHE_SIZE = 512
 
 
+def builtin_crisis_languages() -> list[str]:
+    """Languages with a built-in crisis lexicon (a folder of rules with its context cues)."""
+    return [name for name in builtin_lexicon_names() if (BUILTIN_DIR / name / CONTEXT_FILE).exists()]
+
+
 class CrisisConfig(FilterConfig):
     """Policy keys of the ``crisis`` filter."""
 
-    #: Built-in lexicon names ("en") or paths to lexicon files/folders (relative to the policy's folder).
-    lexicons: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    #: Built-in lexicon names ("en", "es"...) or paths to lexicon files/folders (relative to the policy's
+    #: folder). Default: every built-in language. Lexicons of one language are merged.
+    lexicons: list[str] = Field(default_factory=builtin_crisis_languages, min_length=1)
+    #: "auto": each message is read by the lexicons of the languages it shows (script and function words;
+    #: several for a mixed message). A language code reads every message with that language's lexicons.
+    language: str = "auto"
     #: Match misspellings (``suicde``, ``s*icide``) with a bounded fuzzy matcher.
     fuzzy: bool = True
     #: Recent user turns that count as context (distress before a lethal-means question).
     history_turns: int = Field(3, ge=0, le=50)
     #: Rule ids to switch off; an unknown id is an error when the policy loads.
     disable_rules: list[str] = Field(default_factory=list)
-    #: Rules added by the policy, in the lexicon rule format.
+    #: Rules added by the policy, in the lexicon rule format; they join every language's lexicon.
     extra_rules: list[Rule] = Field(default_factory=list)
 
 
@@ -125,7 +143,13 @@ def build_matcher(
 @register_filter("crisis")
 class CrisisFilter(Filter):
     """Crisis risk in user messages: suicide, self-harm, eating disorders, overdose, abuse, harm to others,
-    psychosis/mania, lethal-means questions and distress, each finding with rule id, span and context."""
+    psychosis/mania, lethal-means questions and distress, each finding with rule id, span and context.
+
+    Each language's lexicon compiles into its own matcher, built on first use (a built-in lexicon is tested
+    with the package; files named by a policy are loaded, so checked, when the policy loads). A message is
+    read by the matchers of the languages it shows (:func:`mhguard.text.language.detect_language`), or of
+    the ``language`` the policy forces.
+    """
 
     Config: ClassVar[type[FilterConfig]] = CrisisConfig
     stages: ClassVar[frozenset[Stage]] = frozenset({Stage.INPUT})
@@ -135,23 +159,103 @@ class CrisisFilter(Filter):
         if not isinstance(config, CrisisConfig):
             raise PolicyError(f"the crisis filter needs a CrisisConfig, got {type(config).__name__}")
         self.crisis_config = config
-        self.matcher = build_matcher(
-            config.lexicons,
-            fuzzy=config.fuzzy,
-            disable_rules=config.disable_rules,
-            extra_rules=config.extra_rules,
-            base_dir=base_dir,
-        )
+        self._sources: dict[str, list[str]] = {}
+        eager: set[str] = set()
+        for ref in config.lexicons:
+            path, builtin = resolve_lexicon(ref, base_dir=base_dir)
+            if builtin and (path / CONTEXT_FILE).exists():
+                language = path.name
+            else:
+                language = load_lexicon(ref, base_dir=base_dir).language
+                eager.add(language)
+            self._sources.setdefault(language, []).append(ref)
+        forced = config.language
+        if forced != "auto" and forced not in self._sources:
+            raise PolicyError(f"language {forced!r} has no crisis lexicon here (lexicons: "
+                              f"{', '.join(sorted(self._sources))})", path="language")
+        self._default_language = forced if forced != "auto" else (
+            "en" if "en" in self._sources else next(iter(self._sources)))
+        self._disabled: dict[str, list[str]] = {}
+        if config.disable_rules:
+            # an unknown id is an error now, so every language's rules are needed to tell
+            known = {lang: {r.id for r in self._lexicon(lang).rules} for lang in self._sources}
+            for rule_id in config.disable_rules:
+                owners = [lang for lang, ids in known.items() if rule_id in ids]
+                if not owners:
+                    raise PolicyError(f"disable_rules: unknown rule id {rule_id!r}", path="disable_rules")
+                for lang in owners:
+                    self._disabled.setdefault(lang, []).append(rule_id)
+        self._matchers: dict[str, CrisisMatcher] = {}
+        self._matchers_lock = threading.Lock()
+        for language in {self._default_language, *eager}:
+            self._matcher_for(language)
         self._history: OrderedDict[str, bool] = OrderedDict()
         self._history_lock = threading.Lock()
 
+    @property
+    def languages(self) -> list[str]:
+        """The languages this filter has lexicons for."""
+        return list(self._sources)
+
+    @property
+    def matcher(self) -> CrisisMatcher:
+        """The matcher of the default language (the forced one, else English when configured)."""
+        return self._matcher_for(self._default_language)
+
+    def _lexicon(self, language: str) -> Lexicon:
+        parts = [load_lexicon(ref, base_dir=self.base_dir) for ref in self._sources[language]]
+        return parts[0].merged(*parts[1:])
+
+    def _matcher_for(self, language: str) -> CrisisMatcher:
+        hit = self._matchers.get(language)
+        if hit is not None:
+            return hit
+        with self._matchers_lock:
+            hit = self._matchers.get(language)
+            if hit is None:
+                cfg = self.crisis_config
+                hit = build_matcher(self._sources[language], fuzzy=cfg.fuzzy,
+                                    disable_rules=self._disabled.get(language, ()), extra_rules=cfg.extra_rules,
+                                    base_dir=self.base_dir)
+                self._matchers[language] = hit
+        return hit
+
+    def languages_of(self, text: NormalizedText, ctx: FilterContext | None = None) -> list[str]:
+        """The languages whose lexicons read ``text``."""
+        if self.crisis_config.language != "auto":
+            return [self.crisis_config.language]
+        if ctx is not None and ctx.language:
+            forced = ctx.language.split("-")[0].lower()
+            if forced in self._sources:
+                return [forced]
+        wanted = ctx.extra.get("languages") if ctx is not None else None
+        if not isinstance(wanted, tuple):
+            wanted = detect_language(text).languages
+        found = [lang for lang in wanted if lang in self._sources]
+        return found or [self._default_language]
+
+    def _judge_all(self, text: NormalizedText, ctx: FilterContext | None,
+                   history_distress: Callable[[], bool] | None) -> list[Judged]:
+        languages = self.languages_of(text, ctx)
+        if len(languages) == 1:
+            return self._matcher_for(languages[0]).judge(text, history_distress)
+        out: list[Judged] = []
+        seen: set[tuple[str, int, int]] = set()
+        for language in languages:
+            for j in self._matcher_for(language).judge(text, history_distress):
+                key = (j.rule_id or j.match.rule.id, j.match.start, j.match.end)
+                if key not in seen:  # a policy's extra rule is in every language's matcher
+                    seen.add(key)
+                    out.append(j)
+        return out
+
     def check(self, text: NormalizedText, ctx: FilterContext) -> Sequence[Finding]:
-        judged = self.matcher.judge(text, lambda: self._history_distress(ctx))
+        judged = self._judge_all(text, ctx, lambda: self._history_distress(ctx))
         return [self._finding(j, text) for j in judged]
 
     def judge(self, text: NormalizedText, ctx: FilterContext) -> list[Judged]:
         """The raw judgements behind :meth:`check` (for tools and tests)."""
-        return self.matcher.judge(text, lambda: self._history_distress(ctx))
+        return self._judge_all(text, ctx, lambda: self._history_distress(ctx))
 
     def _finding(self, j: Judged, nt: NormalizedText) -> Finding:
         m = j.match
@@ -197,7 +301,7 @@ class CrisisFilter(Filter):
             if hit is not None:
                 self._history.move_to_end(text)
                 return hit
-        judged = self.matcher.judge(normalize(text))
+        judged = self._judge_all(normalize(text), None, None)
         verdict = any(j.active and j.category not in ("other_person", "harassment", "means_seeking") for j in judged)
         with self._history_lock:
             self._history[text] = verdict

@@ -22,8 +22,9 @@ import regex
 from mhguard.lexicon.fuzzy import Candidates, FuzzyIndex, squeeze
 from mhguard.lexicon.loader import LexiconRule
 from mhguard.lexicon.models import Rule
-from mhguard.lexicon.phrase import GAP_MAX, PREFIX, WORD
+from mhguard.lexicon.phrase import GAP, GAP_MAX, PREFIX, WORD
 from mhguard.lexicon.triggers import required_literals, required_prefixes, trigger_strength
+from mhguard.text.fold import digraph_variant, fold_word
 from mhguard.text.normalize import NormalizedText, Token, normalize
 
 __all__ = ["DEFAULT_REGEX_TIMEOUT", "CompiledLexicon", "Match"]
@@ -115,6 +116,17 @@ class _Node:
         return self.gap
 
 
+def _spellings(variant: Sequence[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """A phrase variant with its words folded (see :mod:`mhguard.text.fold`), plus its German digraph
+    spelling ("möchte" / "moechte") when a word has an umlaut."""
+    folded = [(kind, fold_word(value) if kind != GAP else value) for kind, value in variant]
+    out = [folded]
+    if any(kind != GAP and digraph_variant(value) for kind, value in variant):
+        out.append([(kind, (digraph_variant(value) or fold_word(value)) if kind != GAP else value)
+                    for kind, value in variant])
+    return out
+
+
 def _finish_trie(root: _Node) -> None:
     stack = [root]
     while stack:
@@ -183,14 +195,15 @@ class CompiledLexicon:
         for ri, entry in enumerate(self._entries):
             is_rule = ri < self._n_rules
             for pi, variant in entry.variants:
-                node = self._root if is_rule else self._cue_root
-                for kind, value in variant:
-                    if is_rule and kind == WORD:
-                        vocabulary.add(value)
-                    elif is_rule and kind == PREFIX:
-                        stems.add(value)
-                    node = node.child((kind, value))
-                node.add_end((ri, pi))
+                for spelled in _spellings(variant):
+                    node = self._root if is_rule else self._cue_root
+                    for kind, value in spelled:
+                        if is_rule and kind == WORD:
+                            vocabulary.add(value)
+                        elif is_rule and kind == PREFIX:
+                            stems.add(value)
+                        node = node.child((kind, value))
+                    node.add_end((ri, pi))
         _finish_trie(self._root)
         _finish_trie(self._cue_root)
         self.vocabulary: frozenset[str] = frozenset(vocabulary)
@@ -226,8 +239,8 @@ class CompiledLexicon:
 
         # alias -> (word, may start a phrase); inner aliases (verb forms) never start one
         self._aliases: dict[str, tuple[str, bool]] = {
-            **{k: (v, False) for k, v in (inner_aliases or {}).items()},
-            **{k: (v, True) for k, v in (aliases or {}).items()},
+            **{fold_word(k): (fold_word(v), False) for k, v in (inner_aliases or {}).items()},
+            **{fold_word(k): (fold_word(v), True) for k, v in (aliases or {}).items()},
         }
         self._infos: dict[str, _Info | None] = {}
         self._fuzzy: FuzzyIndex | None = (
@@ -261,7 +274,9 @@ class CompiledLexicon:
         raw: list[_Raw] = []
         if not tokens:
             return []
-        texts = [t.text for t in tokens]
+        texts = spelled = [t.text for t in tokens]
+        if not nt.text.isascii():  # accents and diacritics typed or not: compare folded words
+            texts = list(map(fold_word, texts))
         elong = [t.elongated for t in tokens]
         get = self._infos.get
         infs: list[_Info | None] = [get(t, _MISSING) for t in texts]  # type: ignore[arg-type]
@@ -275,7 +290,7 @@ class CompiledLexicon:
             spec = [a or b for a, b in zip(spec, elong, strict=True)]
         self._scan(texts, elong, infs, spec, raw)
         if self._regex_rules:
-            self._scan_regex(nt, texts, raw)
+            self._scan_regex(nt, spelled, raw)  # regexes run on the text as normalised, unfolded
         if not raw:
             return []
         if self._n_rules < len(self._entries):

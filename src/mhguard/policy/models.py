@@ -51,6 +51,10 @@ class PolicyDocument(_Strict):
     extends: str | None = None
     #: BCP-47 locale used when neither the call nor the session gives one.
     locale: str = "en-US"
+    #: ``auto``: messages are read in the languages they show, and a crisis response or notice is written
+    #: in the message's language when that is clear (the locale still picks the country's lines). A
+    #: language code ("es", "zh-Hant") reads every message as that language and answers in it.
+    language: str = "auto"
     #: What a filter exception does: ``block`` (fail closed, the default) or ``raise``.
     on_error: OnError = "block"
     limits: Limits = Limits()
