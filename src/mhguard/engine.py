@@ -131,8 +131,6 @@ class Engine:
         forced = self.policy.document.language
         if forced != "auto":
             return replace(ctx, language=forced, extra={**ctx.extra, "languages": (forced.split("-")[0].lower(),)})
-        if ctx.language:  # the caller or the stream judge already knows
-            return ctx
         guess = detect_language(normalized)
         return replace(ctx, language=guess.tag if guess.confident else None,
                        extra={**ctx.extra, "languages": guess.languages})

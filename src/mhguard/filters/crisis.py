@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,6 +22,7 @@ from pydantic import Field
 from mhguard.errors import PolicyError
 from mhguard.filters.base import Filter, FilterConfig, FilterContext
 from mhguard.filters.crisis_context import ContextRules, Judged, apply_context, load_context
+from mhguard.filters.crisis_memory import CARRIED_RULE, PriorTurn, RiskMemory, RiskMemorySettings, resources_given
 from mhguard.lexicon.loader import (
     BUILTIN_DIR,
     CONTEXT_FILE,
@@ -36,18 +37,24 @@ from mhguard.lexicon.models import Rule
 from mhguard.registry import register_filter
 from mhguard.text.language import detect_language
 from mhguard.text.normalize import NormalizedText, normalize
-from mhguard.types import Finding, Stage
+from mhguard.types import Action, Finding, Stage, Tier
 
 __all__ = ["CrisisConfig", "CrisisFilter", "CrisisMatcher", "build_matcher", "builtin_crisis_languages"]
 
 #: History texts whose verdict (distress or not) is remembered per filter, so a conversation's earlier
 #: turns are normalised and matched once, not on every new message.
 HISTORY_CACHE_SIZE = 512
+#: Categories that are not the user's own risk (someone else's; a question about means alone).
+_NOT_OWN = frozenset({"other_person", "harassment", "means_seeking"})
+#: Modifier of a low finding when the assistant has just given crisis lines.
+RESOURCES_GIVEN = "resources_given"
 
 
 def builtin_crisis_languages() -> list[str]:
     """Languages with a built-in crisis lexicon (a folder of rules with its context cues)."""
-    return [name for name in builtin_lexicon_names() if (BUILTIN_DIR / name / CONTEXT_FILE).exists()]
+    return [name for name in builtin_lexicon_names()
+            if (BUILTIN_DIR / name / CONTEXT_FILE).exists()
+            and any(p.name != CONTEXT_FILE for p in (BUILTIN_DIR / name).glob("*.yaml"))]
 
 
 class CrisisConfig(FilterConfig):
@@ -67,6 +74,8 @@ class CrisisConfig(FilterConfig):
     disable_rules: list[str] = Field(default_factory=list)
     #: Rules added by the policy, in the lexicon rule format; they join every language's lexicon.
     extra_rules: list[Rule] = Field(default_factory=list)
+    #: Risk carried across the conversation's turns (see mhguard.filters.crisis_memory).
+    memory: RiskMemorySettings = Field(default_factory=RiskMemorySettings)
 
 
 @dataclass(frozen=True)
@@ -189,7 +198,7 @@ class CrisisFilter(Filter):
         self._matchers_lock = threading.Lock()
         for language in {self._default_language, *eager}:
             self._matcher_for(language)
-        self._history: OrderedDict[str, bool] = OrderedDict()
+        self._history: OrderedDict[str, PriorTurn] = OrderedDict()
         self._history_lock = threading.Lock()
 
     @property
@@ -224,10 +233,6 @@ class CrisisFilter(Filter):
         """The languages whose lexicons read ``text``."""
         if self.crisis_config.language != "auto":
             return [self.crisis_config.language]
-        if ctx is not None and ctx.language:
-            forced = ctx.language.split("-")[0].lower()
-            if forced in self._sources:
-                return [forced]
         wanted = ctx.extra.get("languages") if ctx is not None else None
         if not isinstance(wanted, tuple):
             wanted = detect_language(text).languages
@@ -250,12 +255,15 @@ class CrisisFilter(Filter):
         return out
 
     def check(self, text: NormalizedText, ctx: FilterContext) -> Sequence[Finding]:
-        judged = self._judge_all(text, ctx, lambda: self._history_distress(ctx))
-        return [self._finding(j, text) for j in judged]
+        memory = self._memory(ctx) if ctx.history or ctx.session is not None else None
+        judged = self._judge_all(text, ctx, lambda: self._history_distress(memory))
+        findings = [self._finding(j, text) for j in judged]
+        return self._with_memory(findings, memory, ctx) if memory is not None or ctx.history else findings
 
     def judge(self, text: NormalizedText, ctx: FilterContext) -> list[Judged]:
-        """The raw judgements behind :meth:`check` (for tools and tests)."""
-        return self._judge_all(text, ctx, lambda: self._history_distress(ctx))
+        """The raw judgements behind :meth:`check`, before conversation memory (for tools and tests)."""
+        memory = self._memory(ctx) if ctx.history or ctx.session is not None else None
+        return self._judge_all(text, ctx, lambda: self._history_distress(memory))
 
     def _finding(self, j: Judged, nt: NormalizedText) -> Finding:
         m = j.match
@@ -279,33 +287,106 @@ class CrisisFilter(Filter):
         )
 
     # ------------------------------------------------------------------------------------------ history
-    def _history_distress(self, ctx: FilterContext) -> bool:
-        """Did any of the last ``history_turns`` user turns show distress or risk of the user's own?"""
-        n = self.crisis_config.history_turns
-        if n <= 0 or not ctx.history:
-            return False
-        texts: list[str] = []
-        for message in reversed(ctx.history):
-            if len(texts) >= n:
-                break
-            if message.get("role") != "user":
-                continue
-            content = message.get("content")
-            if isinstance(content, str) and content.strip():
-                texts.append(content)
-        return any(self._turn_distress(t) for t in texts)
+    def _memory(self, ctx: FilterContext) -> RiskMemory | None:
+        """The earlier user turns, most recent first: from the history given, else the session's record."""
+        settings = self.crisis_config.memory
+        want = max(settings.turns, self.crisis_config.history_turns)
+        turns: list[PriorTurn] = []
+        if ctx.history:
+            for message in reversed(ctx.history):
+                if len(turns) >= want:
+                    break
+                if message.get("role") != "user":
+                    continue
+                content = message.get("content")
+                if isinstance(content, str) and content.strip():
+                    turns.append(self._turn_risk(content))
+        else:
+            record = getattr(ctx.session, "risk_history", None)
+            if isinstance(record, list):
+                for when, tier in reversed(record[-want:]):
+                    try:
+                        turns.append(PriorTurn(Tier(tier), None, max(0.0, ctx.now - when) if ctx.now else None))
+                    except (ValueError, TypeError):
+                        continue  # a malformed entry is skipped; the store validates what it writes
+        return RiskMemory(turns, settings) if turns else None
 
-    def _turn_distress(self, text: str) -> bool:
+    def _history_distress(self, memory: RiskMemory | None) -> bool:
+        """Distress or risk of the user's own in the last ``history_turns`` user turns (means-seeking)."""
+        n = self.crisis_config.history_turns
+        return memory is not None and n > 0 and memory.distress(n)
+
+    def _turn_risk(self, text: str) -> PriorTurn:
+        """One earlier user turn's own risk, judged once per text (turns repeat in every later call)."""
         with self._history_lock:
             hit = self._history.get(text)
             if hit is not None:
                 self._history.move_to_end(text)
                 return hit
-        judged = self._judge_all(normalize(text), None, None)
-        verdict = any(j.active and j.category not in ("other_person", "harassment", "means_seeking") for j in judged)
+        judged = [j for j in self._judge_all(normalize(text), None, None) if j.active and j.category not in _NOT_OWN]
+        if judged:
+            top = max(judged, key=lambda j: j.tier.rank)
+            verdict = PriorTurn(top.tier, top.category)
+        else:
+            verdict = PriorTurn(Tier.NONE)
         with self._history_lock:
             self._history[text] = verdict
             if len(self._history) > HISTORY_CACHE_SIZE:
                 self._history.popitem(last=False)
         return verdict
 
+    def _with_memory(self, findings: list[Finding], memory: RiskMemory | None, ctx: FilterContext) -> list[Finding]:
+        """Rising risk, carried risk and resources already given (see :mod:`crisis_memory`)."""
+        settings = self.crisis_config.memory
+        if settings.enabled and memory is not None:
+            own = [f for f in findings if f.tier is not Tier.NONE and f.category not in _NOT_OWN]
+            current = Tier.highest((f.tier for f in own), Tier.NONE)
+            if memory.rising_to(current):
+                raised = min(current.rank + 1, Tier.HIGH.rank)
+                findings = [
+                    replace(f, tier=list(Tier)[raised], modifiers=(*f.modifiers, "rising"),
+                            reason=f.reason.rstrip(".") + "; risk has risen over the last turns.")
+                    if f in own and f.tier is current and raised > f.tier.rank else f
+                    for f in findings
+                ]
+                current = list(Tier)[max(raised, current.rank)]
+            carried = memory.carried()
+            if carried is not None:
+                tier = min(carried.tier, settings.carry_max, key=lambda t: t.rank)
+                if tier > current:
+                    ago = "the previous turn" if carried.turns_ago == 1 else f"{carried.turns_ago} turns ago"
+                    findings.append(Finding(
+                        filter_id=self.id, rule_id=CARRIED_RULE, category=carried.category or "distress",
+                        tier=tier, span=(0, 0), matched="", modifiers=("carried",),
+                        reason=(f"Risk shown earlier in the conversation ({ago}) is carried into this turn, "
+                                f"fading with a half-life of {settings.half_life_turns:g} turns."),
+                    ))
+        if findings and self._resources_given(ctx):
+            findings = [
+                replace(f, modifiers=(*f.modifiers, RESOURCES_GIVEN)) if Tier.NONE < f.tier <= Tier.LOW else f
+                for f in findings
+            ]
+        return findings
+
+    @staticmethod
+    def _resources_given(ctx: FilterContext) -> bool:
+        """Did the assistant give crisis lines in one of its last two turns?"""
+        seen = 0
+        for message in reversed(ctx.history):
+            if message.get("role") != "assistant":
+                continue
+            content = message.get("content")
+            if isinstance(content, str) and resources_given(content):
+                return True
+            seen += 1
+            if seen >= 2:
+                break
+        return False
+
+    def action_for(self, finding: Finding) -> Action:
+        """As configured, except that a low finding does not append the crisis lines again when the
+        assistant has just given them (the safety instruction for the model still applies)."""
+        action = super().action_for(finding)
+        if action is Action.ANNOTATE and RESOURCES_GIVEN in finding.modifiers:
+            return Action.ALLOW
+        return action
