@@ -74,6 +74,8 @@ class OtherPerson(_Section):
     window: int = Field(8, ge=0, le=30)
     #: single words (matched as tokens, not as phrases)
     first_person: list[str] = []
+    #: first-person words that are subjects, so can introduce a quotation ("I wrote 'I want to die'")
+    subject_pronouns: list[str] = ["i", "we"]
     aliases: dict[str, str] = {}
     verb_aliases: dict[str, str] = {}
 
@@ -255,7 +257,7 @@ def parse_context(text: str, source: str) -> ContextRules:
     ]
     cue_rules = tuple(_cue_rule(rid, phrases, source, root, loc) for rid, phrases, loc in lists if phrases)
     aliases = {**model.other_person.verb_aliases, **model.other_person.aliases}
-    sentence_chars = "".join(c for c in model.terminators.punctuation if c in ".!?\n")
+    sentence_chars = "".join(c for c in model.terminators.punctuation if c in ".!?\n。！？।؟")
     return ContextRules(
         model=model,
         source=source,
@@ -316,10 +318,9 @@ class Judged:
 # a quotation: double quotes of any kind, or single quotes that are no apostrophes (not inside a word)
 _QUOTES = regex.compile(
     r"[\"“”«»„]([^\"“”«»„\n]{1,400})[\"“”«»„]"
+    r"|[「『]([^「」『』\n]{1,400})[」』]"
     r"|(?<![\p{L}\p{N}])['‘]([^'‘’\n]{1,400}?)['’](?![\p{L}\p{N}])"
 )
-
-_SUBJECT_PRONOUNS = frozenset({"i", "we"})
 
 # categories that are no risk of the user's own (they do not make a means question worrying)
 _NOT_OWN = frozenset({"other_person", "harassment", "means_seeking"})
@@ -447,7 +448,7 @@ class _Judge:
             [(o.token_end, o.token_start, False) for o in others] + [(k + 1, k, True) for k in firsts]
         )
         # who speaks before a quotation: subjects only ("she texted me 'I want to die'": she, not me)
-        subject_forms = fw & _SUBJECT_PRONOUNS
+        subject_forms = frozenset(ctx.model.other_person.subject_pronouns)
         self.speakers: list[tuple[int, int, bool]] = sorted(
             [(o.token_end, o.token_start, False) for o in others]
             + [(k + 1, k, True) for k in firsts if self.tokens[k].text in subject_forms]
@@ -508,7 +509,7 @@ class _Judge:
         if self._quotes is None:
             spans = []
             for q in _QUOTES.finditer(self.nt.text):
-                g = 1 if q.group(1) is not None else 2
+                g = next(i for i in (1, 2, 3) if q.group(i) is not None)
                 spans.append((q.start(g), q.end(g)))
             self._quotes = spans
         return self._quotes

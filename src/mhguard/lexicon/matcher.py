@@ -23,7 +23,7 @@ from mhguard.lexicon.fuzzy import Candidates, FuzzyIndex, squeeze
 from mhguard.lexicon.loader import LexiconRule
 from mhguard.lexicon.models import Rule
 from mhguard.lexicon.phrase import GAP, GAP_MAX, PREFIX, WORD
-from mhguard.lexicon.triggers import required_literals, required_prefixes, trigger_strength
+from mhguard.lexicon.triggers import required_clauses, required_literals, required_prefixes, trigger_strength
 from mhguard.text.fold import digraph_variant, fold_word
 from mhguard.text.normalize import NormalizedText, Token, normalize
 
@@ -127,6 +127,21 @@ def _spellings(variant: Sequence[tuple[int, str]]) -> list[list[tuple[int, str]]
     return out
 
 
+def _in_one_word(literal: str) -> bool:
+    """Is a literal, when in a text, always inside one token? (ASCII letters and digits only: tokens are
+    the runs of those; a CJK character is a token of its own, so CJK literals span tokens.)"""
+    return literal.isascii() and literal.isalnum()
+
+
+def _word_gram(literal: str) -> str | None:
+    """The first three letters or digits in a row in ``literal`` ("so long" -> "lon"); None if none."""
+    for i in range(len(literal) - 2):
+        piece = literal[i:i + 3]
+        if piece.isascii() and piece.isalnum():  # a CJK character is a word of its own: no 3-letter piece
+            return piece
+    return None
+
+
 def _finish_trie(root: _Node) -> None:
     stack = [root]
     while stack:
@@ -144,11 +159,18 @@ _State = tuple[_Node, int, bool, bool]  # (node, next token, fuzzy used, alias u
 #  has an alias or a fuzzy reading)
 _Info = tuple["_Node | None", "tuple[str, bool] | None", "Candidates | None", bool, bool]
 _MISSING: Final = object()
+#: Extra literal sets tested before a triggered regex runs (each a substring test or a few).
+MAX_EXTRA_CLAUSES: Final = 6
 #: Regex pre-checks are looked up by the first (up to) _KEY letters of a token.
 _KEY: Final = 4
 #: Distinct token texts whose lookups are remembered; emptied when full so memory stays bounded.
 _INFO_CACHE: Final = 50_000
 
+# What a token text triggers: regexes by its start, literals and further-clause literals worth a substring
+# test (their three-letter piece is in the token)
+_TokenTriggers = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...], dict[int, frozenset[int]],
+                       dict[int, tuple[tuple[int, str], ...]]]
+_NO_TRIGGERS: Final[_TokenTriggers] = ((), (), {}, {})
 # (token start, token end, rule index, phrase index, fuzzy, alias, char start, char end); char offsets of
 # phrase matches are -1 until the end, as most raw matches are dropped as duplicates
 _Raw = tuple[int, int, int, int, bool, bool, int, int]
@@ -185,6 +207,7 @@ class CompiledLexicon:
         self._all_rules: tuple[Rule, ...] = tuple(r.rule for r in self._entries)
         #: The rules, in match order (without the cues).
         self.rules: tuple[Rule, ...] = self._all_rules[: self._n_rules]
+        self._idiom: tuple[bool, ...] = tuple(r.category == "idiom" for r in self._all_rules)
         self.fuzzy = fuzzy
         self.regex_timeout = regex_timeout
 
@@ -218,24 +241,62 @@ class CompiledLexicon:
         always: list[int] = []
         by_prefix: dict[str, list[tuple[str, int]]] = {}
         by_literal: dict[str, list[int]] = {}
+        # the other literals a match needs as well, tested only when the pre-check let the regex through
+        also: list[tuple[frozenset[str], ...]] = []
         for k, (_, p) in enumerate(self._regex_rules):
             starts = required_prefixes(p.pattern)
+            if starts is not None and not all(w.isascii() for w in starts):
+                starts = None  # CJK words are one character each: a longer start is no token start
             needs = required_literals(p.pattern)
+            clauses = required_clauses(p.pattern)
             # a rare-looking substring beats a common word ("cutting" against "i")
             if starts is not None and (needs is None or trigger_strength(starts) >= trigger_strength(needs)):
+                also.append(tuple(clauses)[:MAX_EXTRA_CLAUSES])
                 for w in starts:
                     by_prefix.setdefault(w[:_KEY], []).append((w, k))
                 continue
+            also.append(tuple(c for c in clauses if c != needs)[:MAX_EXTRA_CLAUSES])
             if needs is None:
                 always.append(k)
             else:
                 for lit in needs:
                     by_literal.setdefault(lit, []).append(k)
         self._regex_always = tuple(always)
+        # each further clause is satisfied when one of its literals is in the text; a literal is looked
+        # for only when a word of the text holds its three-letter piece (found per token, cached)
+        # (a literal without such a piece, "i am", "od", is tested against the text directly)
+        clause_grams: dict[str, list[tuple[int, int, str]]] = {}
+        clause_plain: list[tuple[tuple[int, str], ...]] = []
+        need: list[int] = []
+        for k, regex_clauses in enumerate(also):
+            plain: list[tuple[int, str]] = []
+            for ci, clause in enumerate(regex_clauses):
+                for lit in clause:
+                    gram = _word_gram(lit)
+                    if gram is None:
+                        plain.append((ci, lit))
+                    else:
+                        clause_grams.setdefault(gram, []).append((k, ci, lit))
+            need.append(len(regex_clauses))
+            clause_plain.append(tuple(plain))
+        self._clause_grams = {g: tuple(v) for g, v in clause_grams.items()}
+        self._clause_gram_keys = frozenset(clause_grams)
+        self._clause_plain = tuple(clause_plain)
+        self._clauses_needed = tuple(need)
         self._regex_by_prefix = {key: tuple(ws) for key, ws in by_prefix.items()}
         self._regex_key_lengths = tuple(sorted({len(key) for key in by_prefix}))
-        self._regex_literals = tuple(by_literal)
-        self._regex_by_literal = {lit: tuple(ks) for lit, ks in by_literal.items()}
+        #: token text -> the regexes its start triggers (tokens repeat: each is worked out once)
+        self._regex_token_triggers: dict[str, _TokenTriggers] = {}
+        # literals by their first three characters: the text's trigrams pick the few literals worth a
+        # substring test (one set intersection instead of a test per literal)
+        by_gram: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+        short: list[tuple[str, tuple[int, ...]]] = []
+        for lit, ks in by_literal.items():
+            gram = _word_gram(lit)
+            (by_gram.setdefault(gram, []) if gram else short).append((lit, tuple(ks)))
+        self._regex_literal_grams = {g: tuple(v) for g, v in by_gram.items()}
+        self._regex_gram_keys = frozenset(by_gram)
+        self._regex_short_literals = tuple(short)
 
         # alias -> (word, may start a phrase); inner aliases (verb forms) never start one
         self._aliases: dict[str, tuple[str, bool]] = {
@@ -293,8 +354,8 @@ class CompiledLexicon:
             self._scan_regex(nt, spelled, raw)  # regexes run on the text as normalised, unfolded
         if not raw:
             return []
-        if self._n_rules < len(self._entries):
-            self._scan_cues(texts, elong, raw)
+        if self._n_rules < len(self._entries) and not all(self._idiom[r[2]] for r in raw):
+            self._scan_cues(texts, elong, raw)  # context for a risk match (an idiom alone needs none)
         return self._finish(raw, tokens)
 
     # ------------------------------------------------------------------------------------------ scan
@@ -470,29 +531,98 @@ class CompiledLexicon:
     def _scan_regex(self, nt: NormalizedText, texts: list[str], raw: list[_Raw]) -> None:
         text = nt.text
         run = set(self._regex_always)
-        by_prefix = self._regex_by_prefix
+        cache = self._regex_token_triggers
+        literals: set[tuple[str, tuple[int, ...]]] = set()
+        hits = []
         for t in set(texts):
-            for length in self._regex_key_lengths:
-                found = by_prefix.get(t[:length])
-                if found is not None:
-                    for w, k in found:
-                        if t.startswith(w):
-                            run.add(k)
-        for lit in self._regex_literals:
+            hit = cache.get(t)
+            if hit is None:
+                hit = self._token_triggers(t)
+                if len(cache) >= _INFO_CACHE:
+                    cache.clear()
+                cache[t] = hit
+            if hit is _NO_TRIGGERS:
+                continue  # most words
+            hits.append(hit)
+            if hit[0]:
+                run.update(hit[0])
+            if hit[1]:
+                literals.update(hit[1])
+        for lit, ks in (*literals, *self._regex_short_literals):
             if lit in text:
-                run.update(self._regex_by_literal[lit])
+                run.update(ks)
+        need = self._clauses_needed
+        checked = {k for k in run if need[k]}
+        if checked:
+            met: dict[int, set[int]] = {k: set() for k in checked}
+            plain = self._clause_plain
+            for k in checked:
+                if plain[k]:
+                    done = met[k]
+                    for ci, lit in plain[k]:
+                        if ci not in done and lit in text:
+                            done.add(ci)
+            for hit in hits:
+                sure, maybe = hit[2], hit[3]
+                if sure:
+                    for k in checked.intersection(sure):
+                        met[k].update(sure[k])
+                if maybe:
+                    for k in checked.intersection(maybe):
+                        done = met[k]
+                        for ci, lit in maybe[k]:
+                            if ci not in done and lit in text:
+                                done.add(ci)
+            run = {k for k in run if not need[k] or len(met[k]) == need[k]}
         if not run:
             return
         tokens = nt.tokens
-        starts = [t.start for t in tokens]
-        ends = [t.end for t in tokens]
+        starts: list[int] = []
+        ends: list[int] = []
         for k in sorted(run):
             ri, pattern = self._regex_rules[k]
             for m in pattern.finditer(text, timeout=self.regex_timeout):
+                if not ends:  # token offsets, only once some regex matched
+                    starts = [t.start for t in tokens]
+                    ends = [t.end for t in tokens]
                 s, e = m.span()
                 ts = bisect.bisect_right(ends, s)  # first token ending after the match start
                 te = bisect.bisect_left(starts, e)  # first token starting at or after the match end
                 raw.append((ts, max(te, ts), ri, -1, False, False, s, e))
+
+    def _token_triggers(self, t: str) -> _TokenTriggers:
+        """What one token (a word of the text) tells the regex pre-checks, worked out once per token text.
+
+        A literal made only of ASCII letters and digits is in the text exactly when it is inside one of
+        its words, so it is settled here, per word; any other literal ("a week", CJK) is only a candidate
+        (its three-letter piece is in this word) to test against the whole text.
+        """
+        hits: set[int] = set()
+        by_prefix = self._regex_by_prefix
+        for length in self._regex_key_lengths:
+            found = by_prefix.get(t[:length])
+            if found is not None:
+                hits.update(k for w, k in found if t.startswith(w))
+        pieces = {t[i:i + 3] for i in range(len(t) - 2)}
+        lits: list[tuple[str, tuple[int, ...]]] = []
+        for gram in pieces.intersection(self._regex_gram_keys):
+            for lit, ks in self._regex_literal_grams[gram]:
+                if not _in_one_word(lit):
+                    lits.append((lit, ks))
+                elif lit in t:
+                    hits.update(ks)
+        met: dict[int, set[int]] = {}
+        maybe: dict[int, list[tuple[int, str]]] = {}
+        for gram in pieces.intersection(self._clause_gram_keys):
+            for k, ci, lit in self._clause_grams[gram]:
+                if not _in_one_word(lit):
+                    maybe.setdefault(k, []).append((ci, lit))
+                elif lit in t:
+                    met.setdefault(k, set()).add(ci)
+        if not (hits or lits or met or maybe):
+            return _NO_TRIGGERS
+        return (tuple(hits), tuple(lits), {k: frozenset(v) for k, v in met.items()},
+                {k: tuple(v) for k, v in maybe.items()})
 
     def _finish(self, raw: list[_Raw], tokens: Sequence[Token]) -> list[Match]:
         keyed = []

@@ -13,12 +13,15 @@ import importlib
 from collections.abc import Iterable
 from typing import Any, Final
 
-__all__ = ["required_literals", "required_prefixes", "trigger_strength"]
+__all__ = ["required_clauses", "required_literals", "required_prefixes", "trigger_strength"]
 
 #: Literal runs shorter than this are too common to be worth a check.
 MIN_LITERAL: Final = 3
 #: More alternatives than this and the checks cost more than the regex call they would save.
 MAX_ALTERNATIVES: Final = 12
+#: The same for the further literal sets tested only once a regex's first pre-check has let it through
+#: (substring tests stop at the first literal found; a regex call costs as much as dozens of them).
+MAX_CLAUSE_ALTERNATIVES: Final = 40
 
 try:  # Python 3.11+
     _parser: Any = importlib.import_module("re._parser")
@@ -59,7 +62,7 @@ def _better(a: _Set | None, b: _Set | None) -> _Set | None:
     return a if ka >= kb else b
 
 
-def _sequence(items: Iterable[tuple[Any, Any]]) -> _Set | None:
+def _sequence(items: Iterable[tuple[Any, Any]], min_literal: int = MIN_LITERAL) -> _Set | None:
     best: _Set | None = None
     run: list[str] = []
 
@@ -67,7 +70,7 @@ def _sequence(items: Iterable[tuple[Any, Any]]) -> _Set | None:
         nonlocal best
         text = "".join(run).strip()
         run.clear()
-        if len(text) >= MIN_LITERAL:
+        if len(text) >= min_literal:
             best = _better(best, frozenset({text}))
 
     for op, av in items:
@@ -77,9 +80,9 @@ def _sequence(items: Iterable[tuple[Any, Any]]) -> _Set | None:
         flush()
         sub: _Set | None = None
         if op is _const.SUBPATTERN:
-            sub = _sequence(av[-1])
+            sub = _sequence(av[-1], min_literal)
         elif op is _const.BRANCH:
-            parts = [_sequence(branch) for branch in av[1]]
+            parts = [_sequence(branch, min_literal) for branch in av[1]]
             if parts and all(p is not None for p in parts):
                 union = frozenset().union(*(p for p in parts if p is not None))
                 if len(union) <= MAX_ALTERNATIVES:
@@ -87,12 +90,63 @@ def _sequence(items: Iterable[tuple[Any, Any]]) -> _Set | None:
         elif op in (_const.MAX_REPEAT, _const.MIN_REPEAT) or op is getattr(_const, "POSSESSIVE_REPEAT", None):
             low, _, item = av
             if low >= 1:
-                sub = _sequence(item)
+                sub = _sequence(item, min_literal)
         elif op is getattr(_const, "ATOMIC_GROUP", None):
-            sub = _sequence(av)
+            sub = _sequence(av, min_literal)
+        elif op is _const.ASSERT:  # a positive look-around's text is in the text too
+            sub = _sequence(av[1], min_literal)
         best = _better(best, sub)
     flush()
     return best
+
+
+def _clauses(items: Iterable[tuple[Any, Any]]) -> list[_Set]:
+    """Every literal set that a match needs (all of them), where :func:`_sequence` keeps the best one.
+    Short literals count here ("od", "i am"): these sets are tested only after the first pre-check."""
+    out: list[_Set] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = "".join(run).strip()
+        run.clear()
+        if len(text) >= 2:
+            out.append(frozenset({text}))
+
+    for op, av in items:
+        if op is _const.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        if op is _const.SUBPATTERN:
+            out.extend(_clauses(av[-1]))
+        elif op is _const.BRANCH:
+            parts = [_sequence(branch, min_literal=2) for branch in av[1]]
+            if parts and all(p is not None for p in parts):
+                union = frozenset().union(*(p for p in parts if p is not None))
+                if len(union) <= MAX_CLAUSE_ALTERNATIVES:
+                    out.append(union)
+        elif op in (_const.MAX_REPEAT, _const.MIN_REPEAT) or op is getattr(_const, "POSSESSIVE_REPEAT", None):
+            low, _, item = av
+            if low >= 1:
+                out.extend(_clauses(item))
+        elif op is getattr(_const, "ATOMIC_GROUP", None):
+            out.extend(_clauses(av))
+        elif op is _const.ASSERT:
+            out.extend(_clauses(av[1]))
+    flush()
+    return out
+
+
+def required_clauses(pattern: str) -> list[frozenset[str]]:
+    """Literal sets of which every match of ``pattern`` contains one literal EACH (a conjunction):
+    ``(?=.*\bpills\b)(?=.*\btonight\b)`` needs "pills" and "tonight". Empty when none can be shown."""
+    try:
+        tree = _parser.parse(pattern.replace("\\K", ""))
+    except Exception:
+        return []
+    if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
+        return []
+    return list(dict.fromkeys(_clauses(tree.data)))
 
 
 def required_literals(pattern: str) -> frozenset[str] | None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import regex
+
 from mhguard.text.normalize import NormalizedText, normalize
 
 __all__ = ["LATIN_CUES", "LanguageGuess", "detect_language"]
@@ -77,25 +79,20 @@ class LanguageGuess:
         return self.languages[0] if self.languages else "en"
 
 
-def _script(ch: str) -> str | None:
-    o = ord(ch)
-    if o < 0x250:
-        return "latin" if ch.isalpha() else None
-    if 0x3040 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF or 0xFF66 <= o <= 0xFF9D:
-        return "ja"
-    if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FA1F:
-        return "han"
-    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
-        return "ar"
-    if 0x0900 <= o <= 0x097F:
-        return "hi"
-    if 0x0400 <= o <= 0x04FF:
-        return "ru"
-    if 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF:
-        return "ko"
-    if 0x1E00 <= o <= 0x1EFF:
-        return "latin"
-    return None
+# Letters of each script that decides a language by itself (kana before Han: see detect_language).
+_SCRIPTS: Final = (
+    ("ja", regex.compile(r"[\p{Hiragana}\p{Katakana}]")),
+    ("han", regex.compile(r"\p{Han}")),
+    ("ar", regex.compile(r"\p{Arabic}")),
+    ("hi", regex.compile(r"\p{Devanagari}")),
+    ("ru", regex.compile(r"\p{Cyrillic}")),
+    ("ko", regex.compile(r"\p{Hangul}")),
+)
+# word -> the languages it is a cue word of (one lookup per word)
+_CUE_INDEX: Final[dict[str, tuple[str, ...]]] = {}
+for _lang, _cues in LATIN_CUES.items():
+    for _word in _cues:
+        _CUE_INDEX[_word] = (*_CUE_INDEX.get(_word, ()), _lang)
 
 
 def detect_language(text: str | NormalizedText) -> LanguageGuess:
@@ -103,12 +100,13 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
     nt = text if isinstance(text, NormalizedText) else normalize(text)
     scores: dict[str, float] = {}
     words = [t.text for t in nt.tokens]
-    if not nt.text.isascii():
+    text_ = nt.text
+    if not text_.isascii():
         counts: dict[str, int] = {}
-        for ch in nt.text:
-            s = _script(ch)
-            if s is not None and s != "latin":
-                counts[s] = counts.get(s, 0) + 1
+        for script, pattern in _SCRIPTS:
+            n = len(pattern.findall(text_))
+            if n:
+                counts[script] = n
         if counts:
             # Japanese writes kanji with kana: any kana makes the Han letters Japanese
             if "ja" in counts and "han" in counts:
@@ -116,13 +114,13 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
             for script, n in counts.items():
                 scores["zh" if script == "han" else script] = 2.0 + n
         for ch, lang in _LETTER_CUES.items():
-            if ch in nt.text:
+            if ch in text_:
                 scores[lang] = scores.get(lang, 0.0) + 1.0
+    get = _CUE_INDEX.get
     for word in words:
-        if not word.isascii() and not word.isalpha():
-            continue
-        for lang, cues in LATIN_CUES.items():
-            if word in cues:
+        langs = get(word)
+        if langs is not None:
+            for lang in langs:
                 scores[lang] = scores.get(lang, 0.0) + 1.0
     if not scores:
         return LanguageGuess(("en",), confident=False, tag="en")
