@@ -437,7 +437,9 @@ ASCII_TEXT = st.text(alphabet=st.sampled_from(string.printable), max_size=80)
 TRICKY_ALPHABET = [*string.ascii_lowercase[:12], *"SUIDKM013457$@!*'.-_ \n`", "·", "😀", "é", "’", "\u0456",
                    "\u043e", "想", "ฆ", "\u0301", "ß", "\u00a0", "\u200b", "ω"]  # fmt: skip
 TRICKY_TEXT = st.text(alphabet=st.sampled_from(TRICKY_ALPHABET), max_size=60)
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+# derandomize: the same 300 examples on every run, so CI never fails at random on a case found once
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+                    derandomize=True)
 
 
 @SETTINGS
@@ -521,6 +523,8 @@ def test_token_fast_paths_agree_with_the_unicode_token_regex(s: str) -> None:
 @SETTINGS
 @given(st.lists(st.sampled_from([*"abdeiklmnostu013$* .-\n", "dont", "im", "I'm", "kill"]), max_size=30))
 @example(pieces=["a", "0", "$", "0", "0"])  # found by hypothesis: an unmapped "$" group split into tokens
+@example(pieces=["0", "0", "$", "dont"])  # found by hypothesis: a contraction after an unmapped "$"
+@example(pieces=["$", "*", "dont"])  # found by hypothesis: ... or after an outer "*"
 def test_each_token_comes_from_its_original_span(pieces: list[str]) -> None:
     """Normalising the original span of a token (alone) gives that token again.
 

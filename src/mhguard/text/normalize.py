@@ -537,6 +537,19 @@ def _fix_word(word: str) -> _WordFix | None:
             long_form = _apostrophe_form(w)
             if long_form is None and elongated:
                 long_form = _apostrophe_form(_squeeze(w))
+    if long_form is None and ("$" in w or "*" in w):
+        # an unmapped "$" or an outer "*" splits the word into tokens ("00$dont", "$*dont"): a contraction
+        # among them is a word of its own, as when it stands alone
+        out: list[str] = []
+        pos = 0
+        for m in (_A_TOKEN if w.isascii() else _U_TOKEN).finditer(w):
+            long_piece = _BARE.get(m.group())
+            if long_piece is not None:
+                out.append(w[pos:m.start()])
+                out.append(long_piece)
+                pos = m.end()
+        if out:
+            long_form = "".join(out) + w[pos:]
     if long_form is not None:
         return long_form, elongated, None
     if w == word:
