@@ -1,6 +1,6 @@
 """Rough timing of ``mhguard.text.normalize`` (prints numbers only; no assertions).
 
-Run: ``PYTHONPATH=src python benchmarks/bench_normalize.py``
+Run: ``PYTHONPATH=src python benchmarks/bench_normalize.py [--number 1000] [--large-chars 1000000]``
 
 Per-message times are CPU time (``time.process_time``), best of several repeats, so other load on the
 machine disturbs them less. For scale, the same message is also searched with one stdlib ``re``
@@ -9,6 +9,7 @@ alternation of 250 phrases, the budget the whole check (normalise + match + deci
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 import time
@@ -58,23 +59,29 @@ def baseline_pattern() -> re.Pattern[str]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--number", type=int, default=1000, help="calls per timing of one message")
+    parser.add_argument("--large-chars", type=int, default=1_000_000, help="size of the large inputs")
+    args = parser.parse_args()
+    number, big = max(1, args.number), max(1, args.large_chars)
     pattern = baseline_pattern()
     for name, text in MESSAGES.items():
         n = normalize(text)
-        ours = cpu_us(lambda text=text: normalize(text).tokens, 1000)
-        base = cpu_us(lambda text=text: pattern.search(text), 100)
+        ours = cpu_us(lambda text=text: normalize(text).tokens, number)
+        base = cpu_us(lambda text=text: pattern.search(text), max(1, number // 10))
         print(
             f"{name:22s} {len(text):4d} chars, {len(n.tokens):3d} tokens: {ours:6.1f} us per normalize()+tokens"
             f"  (250-phrase re alternation: {base:6.1f} us, ratio {ours / base:4.0%})"
         )
     chat = MESSAGES["chat ASCII"] + " "
     mixed = MESSAGES["smart quotes + emoji"] + " " + MESSAGES["Russian"] + " "
+    tenth = max(1, big // 10)
     for name, text in [
-        ("1 MB ASCII chat", (chat * (1_000_000 // len(chat) + 1))[:1_000_000]),
-        ("1 MB mixed scripts", (mixed * (1_000_000 // len(mixed) + 1))[:1_000_000]),
-        ("100k repeated letter", "a" * 100_000),
-        ("100k punctuation", "!?.,*'" * 20_000),
-        ("zero-width/RTL spam", "k\u200bi\u200dl\u2060l \u202e" * 20_000),
+        (f"{big:,} chars ASCII chat", (chat * (big // len(chat) + 1))[:big]),
+        (f"{big:,} chars mixed scripts", (mixed * (big // len(mixed) + 1))[:big]),
+        (f"{tenth:,} repeated letter", "a" * tenth),
+        (f"{tenth:,} punctuation", "!?.,*'" * (tenth // 5)),
+        ("zero-width/RTL spam", "k\u200bi\u200dl\u2060l \u202e" * (tenth // 5)),
     ]:
         t0 = time.perf_counter()
         n = normalize(text)

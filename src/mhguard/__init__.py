@@ -4,6 +4,7 @@ The public API is listed in ``__all__``; everything else is internal.
 """
 
 from mhguard.errors import (
+    AuditError,
     FilterError,
     InputError,
     InputTooLargeError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action",
+    "AuditError",
     "Decision",
     "Filter",
     "FilterConfig",

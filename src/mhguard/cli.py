@@ -69,7 +69,15 @@ def _check_jsonl(guard: Guard, stage: str, locale: str | None, inp: TextIO, out:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    guard = Guard.from_policy(args.policy)
+    guard = Guard.from_policy(args.policy, audit=args.audit)
+    try:
+        return _run_check(guard, args)
+    finally:
+        if guard.audit is not None:
+            guard.audit.close()
+
+
+def _run_check(guard: Guard, args: argparse.Namespace) -> int:
     if args.jsonl:
         return _check_jsonl(guard, args.stage, args.locale, sys.stdin, sys.stdout)
     if args.text is None:
@@ -84,6 +92,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         _print_decision(decision, sys.stdout)
     return EXIT_OK if decision.allowed else EXIT_NOT_ALLOWED
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mhguard.audit.reader import AuditReader
+    from mhguard.audit.report import build_report, parse_time
+
+    try:
+        since = parse_time(args.since) if args.since else None
+        until = parse_time(args.until, end=True) if args.until else None
+    except ValueError as exc:
+        print(f"mhguard report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    reader = AuditReader(args.audit)
+    report = build_report(reader, source=str(args.audit), period=args.period, since=since, until=until,
+                          threshold=args.threshold)
+    report.problems[:0] = [*reader.torn_lines, *reader.problems]
+    if args.format == "json":
+        output = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "html":
+        from mhguard.audit.report_html import render_html
+
+        output = render_html(report)
+    else:
+        output = report.to_text()
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(output)
+    else:
+        sys.stdout.write(output)
+    return EXIT_OK
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -170,7 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the decision as JSON")
     check.add_argument("--jsonl", action="store_true",
                        help='read {"text", "history", "locale", "user_text"} lines from stdin')
+    check.add_argument("--audit", default=None, metavar="PATH",
+                       help="record every decision (no text) to PATH: .jsonl or .db/.sqlite/.sqlite3")
     check.set_defaults(func=_cmd_check)
+
+    rep = sub.add_parser("report", help="count crisis detections and referrals in an audit; list escalations")
+    rep.add_argument("audit", help="an audit file: .jsonl (with its rotated files) or .db/.sqlite/.sqlite3")
+    rep.add_argument("--format", choices=("text", "json", "html"), default="text")
+    rep.add_argument("-o", "--output", default=None, metavar="FILE", help="write to FILE instead of stdout")
+    rep.add_argument("--period", choices=("day", "week", "month"), default="month")
+    rep.add_argument("--since", default=None, help="ISO date or date-time (UTC unless given), inclusive")
+    rep.add_argument("--until", default=None, help="ISO date (that whole day included) or date-time (exclusive)")
+    rep.add_argument("--threshold", choices=("concern", "low", "moderate", "high", "imminent"), default="low",
+                     help="risk tier at or above which an input decision counts as a detection (default: low)")
+    rep.set_defaults(func=_cmd_report)
 
     lint = sub.add_parser("lint", help="validate policy files; exit 1 with the located error")
     lint.add_argument("policies", nargs="+", help="policy YAML paths or built-in names")
@@ -192,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--show-errors", action="store_true", help="list the rows it got wrong")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_eval)
+
+    from mhguard.scan_cli import add_scan_parser
+
+    add_scan_parser(sub)  # batch screening; options and handler live in scan_cli (docs/scan.md)
     return parser
 
 

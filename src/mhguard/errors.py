@@ -10,10 +10,16 @@
     │   ├── InputTooLargeError            longer than the policy's ``limits.max_chars``
     │   └── NoUserMessageError            a messages list without a user turn
     ├── ModelOutputError (TypeError)      the wrapped model returned something that is not text
-    └── FilterError (RuntimeError)        a filter raised and the policy says ``on_error: raise``
+    ├── FilterError (RuntimeError)        a filter raised and the policy says ``on_error: raise``
+    └── AuditError (RuntimeError)         an audit record could not be written (``audit.on_error: raise``)
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mhguard.types import Decision
 
 
 class MhguardError(Exception):
@@ -68,3 +74,15 @@ class FilterError(MhguardError, RuntimeError):
         self.filter_id = filter_id
         self.original = original
         super().__init__(f"filter {filter_id!r} failed: {type(original).__name__}: {original}")
+
+
+class AuditError(MhguardError, RuntimeError):
+    """An audit record could not be written (or an audit sink cannot be opened or read).
+
+    When raised by a check, ``decision`` is the decision that could not be recorded, so a caller can still
+    show a crisis response (``exc.decision.text``) while treating the turn as failed.
+    """
+
+    def __init__(self, message: str, *, decision: Decision | None = None) -> None:
+        self.decision = decision
+        super().__init__(message)

@@ -17,14 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from mhguard.audit.recorder import AuditTarget, record_decision, resolve_sink
 from mhguard.engine import Engine
-from mhguard.errors import InputTypeError, ModelOutputError
+from mhguard.errors import AuditError, InputTypeError, ModelOutputError
 from mhguard.escalation import EscalationEvent, EscalationHandler
 from mhguard.filters.base import FilterContext
 from mhguard.filters.disclaimer import NOTICE_CATEGORIES
 from mhguard.messages import ChatCall, find_call, validate_history
 from mhguard.policy.loader import Policy, load_policy
-from mhguard.responses import language_of
 from mhguard.streaming import StreamJudge
 from mhguard.types import Action, Decision, Stage
 
@@ -85,8 +85,10 @@ class Guard:
 
     def __init__(self, policy: PolicySource = "default", *, hooks: Sequence[Hook] = (),
                  escalation_handlers: Sequence[EscalationHandler] = (), session_store: SessionStore | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, audit: AuditTarget = None) -> None:
         self.policy: Policy = load_policy(policy)
+        #: Where every decision is recorded (``audit=`` path or sink, else the policy's ``audit.path``), or None.
+        self.audit = resolve_sink(audit, self.policy)
         self.engine = Engine(self.policy)
         self._hooks: list[Hook] = list(hooks)
         self._escalation: list[EscalationHandler] = list(escalation_handlers)
@@ -99,10 +101,10 @@ class Guard:
     @classmethod
     def from_policy(cls, source: PolicySource = "default", *, hooks: Sequence[Hook] = (),
                     escalation_handlers: Sequence[EscalationHandler] = (), session_store: SessionStore | None = None,
-                    clock: Callable[[], float] = time.time) -> Guard:
+                    clock: Callable[[], float] = time.time, audit: AuditTarget = None) -> Guard:
         """Build a guard from a built-in policy name, a YAML path, a dict or a loaded Policy."""
         return cls(source, hooks=hooks, escalation_handlers=escalation_handlers, session_store=session_store,
-                   clock=clock)
+                   clock=clock, audit=audit)
 
     def add_hook(self, hook: Hook) -> None:
         """Register a callable that receives every Decision (logging, dashboards...)."""
@@ -177,7 +179,7 @@ class Guard:
         keep = self.policy.document.limits.max_history_messages
         messages = messages[-keep:] if keep else ()
         resolved = locale or getattr(session, "locale", None) or self.policy.document.locale
-        return FilterContext(stage=stage, locale=resolved, language=language_of(resolved), history=messages,
+        return FilterContext(stage=stage, locale=resolved, history=messages,
                              user_text=user_text, session=session, now=now or self.clock())
 
     def check_input(self, text: str, *, history: Sequence[Mapping[str, Any]] | None = None,
@@ -217,12 +219,29 @@ class Guard:
                user_text: str | None = None) -> Decision:
         """Resolve the session, run the engine, record the outcome in the session."""
         now = self.clock()
+        started = time.perf_counter()
         self.engine.check_text(text)  # type errors before any session is touched
         resolved = self._session(session, stage, locale, now)
         ctx = self._context(stage, history=history, locale=locale, session=resolved, user_text=user_text, now=now)
         decision = self.engine.run(stage, text, ctx)
+        decision = self._audit(decision, text, stage.value, started, now)
         self._remember(resolved, decision, now, in_store=isinstance(session, str))
         return decision
+
+    def _audit(self, decision: Decision, text: object, stage: str, started: float | None, now: float) -> Decision:
+        """Record the decision in the audit sink, if any. Raises AuditError, or returns the decision closed,
+        when the record cannot be written (the policy's ``audit.on_error``)."""
+        if self.audit is None:
+            return decision
+        latency = None if started is None else (time.perf_counter() - started) * 1000
+        checked = text if isinstance(text, str) else None
+        try:
+            return record_decision(self.audit, decision, policy=self.policy, text=checked, stage=stage,
+                                   latency_ms=latency, epoch=now)
+        except AuditError:
+            # The call fails, but a crisis must still reach the hooks and the humans on call.
+            self._run_hooks_sync(decision, checked if stage == "input" else None)
+            raise
 
     # ---- hooks ----------------------------------------------------------------------------------------
     def _callbacks(self, decision: Decision, text: str | None) -> list[tuple[Callable[[Any], Any], Any]]:
@@ -348,7 +367,7 @@ class Guard:
             close = getattr(upstream, "close", None)
             if close is not None:
                 close()
-            summary = judge.summary()
+            summary = self._audit(judge.summary(), None, "stream", None, self.clock())
             self._remember(resolved, summary, self.clock(), in_store=isinstance(session, str))
             if sink is not None:
                 sink.append(summary)
@@ -378,7 +397,7 @@ class Guard:
             aclose = getattr(upstream, "aclose", None)
             if aclose is not None:
                 await aclose()
-            summary = judge.summary()
+            summary = self._audit(judge.summary(), None, "stream", None, self.clock())
             self._remember(resolved, summary, self.clock(), in_store=isinstance(session, str))
             if sink is not None:
                 sink.append(summary)

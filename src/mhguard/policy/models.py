@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from mhguard.filters.base import LocalizedText, OnError
 from mhguard.types import Tier
 
-__all__ = ["EscalationSettings", "Limits", "LocalizedText", "PolicyDocument", "StreamSettings", "TemplateRef"]
+__all__ = ["AUDIT_SUFFIXES", "AuditSettings", "EscalationSettings", "Limits", "LocalizedText", "PolicyDocument",
+           "StreamSettings", "TemplateRef"]
 
 
 class _Strict(BaseModel):
@@ -44,6 +46,50 @@ class EscalationSettings(_Strict):
     include_text: bool = False
 
 
+#: Audit file suffix -> sink kind. Anything else is refused, so a typo never writes an unexpected format.
+AUDIT_SUFFIXES = {".jsonl": "jsonl", ".db": "sqlite", ".sqlite": "sqlite", ".sqlite3": "sqlite"}
+
+
+class AuditSettings(_Strict):
+    """Where and how every decision is recorded (see docs/audit.md). No raw text is stored by default."""
+
+    #: The audit file (relative paths are relative to the working directory): ``.jsonl`` for JSON lines,
+    #: ``.db``/``.sqlite``/``.sqlite3`` for SQLite. ``None``: no audit unless the Guard or CLI gives one.
+    path: str | None = None
+    #: ``none``: no text, only a salted hash. ``redacted``: also the text with identifiers masked (opt-in).
+    store_text: Literal["none", "redacted"] = "none"
+    #: Environment variable holding the HMAC salt for ``text_hash``; without it a random per-sink salt is
+    #: used and hashes cannot be linked across runs.
+    salt_env: str = "MHGUARD_AUDIT_SALT"
+    #: A salt given directly (prefer ``salt_env``: a policy file is often committed).
+    salt: SecretStr | None = None
+    #: ``always``: fsync each record before the call returns. ``batch``: every ``batch_records`` records
+    #: and on flush/close. ``never``: leave it to the OS. Records reach the OS at once in every mode.
+    fsync: Literal["always", "batch", "never"] = "always"
+    batch_records: int = Field(default=100, ge=1, le=1_000_000)
+    #: JSONL only: rotate the file when it would grow past this many bytes (``None``: never rotate).
+    rotate_bytes: int | None = Field(default=None, ge=4096)
+    #: JSONL only: rotated files kept (``audit.jsonl.1`` is the newest).
+    keep: int = Field(default=10, ge=1, le=10_000)
+    #: A record that cannot be written: ``raise`` AuditError from the check (default), or ``block``: the
+    #: decision is closed (an allowed text becomes a block) and the failure is logged at ERROR.
+    on_error: Literal["raise", "block"] = "raise"
+
+    @field_validator("path")
+    @classmethod
+    def _known_suffix(cls, value: str | None) -> str | None:
+        if value is not None:
+            if PurePath(value).suffix.lower() not in AUDIT_SUFFIXES:
+                raise ValueError(f"audit path {value!r} must end in one of {', '.join(AUDIT_SUFFIXES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _rotation_is_jsonl(self) -> AuditSettings:
+        if self.rotate_bytes is not None and self.path is not None and not self.path.lower().endswith(".jsonl"):
+            raise ValueError("rotate_bytes applies to a .jsonl audit only")
+        return self
+
+
 class PolicyDocument(_Strict):
     name: str
     version: str = "1"
@@ -65,5 +111,7 @@ class PolicyDocument(_Strict):
     #: A helpline directory file in the built-in format (relative to the policy); default: the built-in one.
     helplines: str | None = None
     escalation: EscalationSettings = EscalationSettings()
+    #: The audit trail of every decision (off unless ``path`` is set or the Guard/CLI gives one).
+    audit: AuditSettings = AuditSettings()
     input: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
