@@ -226,7 +226,7 @@ def parse_context(text: str, source: str) -> ContextRules:
     try:
         model = ContextFile.model_validate(data)
         for i, word in enumerate(model.other_person.first_person):
-            if not regex.fullmatch(r"[\p{L}\p{N}]+", word):
+            if not regex.fullmatch(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]*", word):
                 raise PolicyError(
                     "first-person words are single words", source=source,
                     line=_node_line(root, ["other_person", "first_person", i]),

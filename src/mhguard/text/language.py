@@ -24,33 +24,48 @@ from mhguard.text.normalize import NormalizedText, normalize
 
 __all__ = ["LATIN_CUES", "LanguageGuess", "detect_language"]
 
-# Frequent words that are (nearly) only words of that language. Words shared by several of these
-# languages ("que", "de", "me", "no", "a") are left out: they would vote for the wrong one.
+# Frequent function words of each language. A word may be a cue of several languages ("que" is Spanish,
+# Portuguese and French): it then weighs 1/n for each, so words of one language alone decide. English
+# words are left out of the other lists ("a", "me", "no", "he", "do", "to", "die", "will", "main"), so an
+# English text never looks foreign.
 LATIN_CUES: Final[dict[str, frozenset[str]]] = {
     "en": frozenset(
         "i the and my is it you not just want am this that have was what with for of feel are be so like "
         "can will all anymore myself about they he she we how why really know get got been would could "
-        "should there their your to if or at but one".split()),
+        "should there their your to if or at but one don im me no do".split()),
     "es": frozenset(
-        "que yo estoy quiero pero muy porque tengo mi soy ya cuando nadie hacer puedo siento también "
-        "tambien hoy mañana los las una mí eso bien ahora alguien aquí tú mis tus sus creo eres hay tiene "
-        "puede mucho donde dónde qué cómo quién siempre más".split()),
+        "que de la el en y los las del se por un una con mi lo le su para es al como más pero sus ya o "
+        "fue este ha sí si porque esta está estoy cuando muy sin sobre también tambien yo hay todo nada "
+        "nadie ni eso todos uno les ese esto mí antes qué unos otro otra él esa estos mucho ella estar "
+        "algo mis tú te ti tu tus tengo tiene quiero puedo siento hoy ahora aquí aqui voy vas va soy eres "
+        "era anoche ayer mañana noche día dia días dias vez veces siempre nunca casi solo sólo pienso creo "
+        "ganas vida morir casa quién cómo dónde donde pues ojalá ojala".split()),
     "pt": frozenset(
-        "não nao eu você voce vc estou tô quero muito mais minha meu isso sou tenho ninguém ninguem fazer "
-        "posso sinto hoje agora com uma pra pro mim é ele ela então entao só né tá ter consigo mesmo "
-        "sempre já vou vai foi coisa onde".split()),
+        "que de o e do da em um para é com não nao uma os no se na por mais as dos como mas foi ao ele das "
+        "tem à seu sua ou ser quando muito há nos já está eu também tambem só pelo pela até isso ela entre "
+        "era depois sem mesmo aos ter seus quem nas esse eles estão você voce vc tinha essa num nem suas "
+        "meu minha tenho lhe este dele tu te vocês meus minhas teu tua nosso nossa tô tá pra pro né "
+        "queria quero vou vai hoje agora aqui ontem noite dia vida morrer casa tudo nada ninguém ninguem "
+        "sempre nunca coisa onde acho estou sou".split()),
     "fr": frozenset(
-        "je j pas suis moi veux c est et mon ma mes tout rien ne n qu très tres avec pour dans sur ça ca "
-        "il elle nous vous vie personne jamais aujourd hui envie fait être etre sais peux trop mais ai "
-        "cette cet ce des les une qui quoi comment pourquoi aussi toujours encore".split()),
+        "je j de la le et les des en un une du est que qui pas ne n pour dans ce il elle au sur se plus "
+        "par avec tout mais ou son sa ses leur nous vous ils elles mon ma mes moi toi tu te t m c ça ca "
+        "qu y été être etre fait faire suis es sommes êtes sont ai avons avez ont très tres trop rien "
+        "personne jamais toujours encore aujourd hui hier demain soir nuit vie envie mourir veux peux "
+        "sais dois vais va vas chez sans sous quand comme si aussi alors donc car bien fois parce "
+        "pourquoi comment quoi où".split()),
     "de": frozenset(
-        "ich nicht mehr und bin mich mir ist kann ein eine auch habe nur noch mein meine sie er wir dich "
-        "dir aber oder wenn weil schon immer niemand leben sterben heute jetzt gar nichts keine kein "
-        "möchte moechte hab bitte sehr wie warum alles ganz doch einfach".split()),
+        "ich du er sie es wir ihr mich dich mir dir uns euch sich mein meine meinen meinem meiner dein "
+        "deine der das den dem des ein eine einen einem einer und oder aber nicht kein keine keinen "
+        "nichts mehr auch noch schon nur sehr zu mit von bei nach aus für fur über uber auf im vom zum "
+        "zur ist bin bist sind seid war waren habe hab hast hat haben hatte kann kannst wollen möchte "
+        "moechte muss soll werde wird wenn weil dass ob wie warum wo wer heute gestern morgen jetzt immer "
+        "nie niemand alles alle ganz einfach doch mal leben sterben gar".split()),
     "hi": frozenset(
-        "mujhe mujhko nahi nhi nahin hai hain hoon hun hu kya mera meri mere kuch bhi yaar koi ke ki ko "
-        "aur bahut bohot zindagi jeena kar raha rahi tha thi sab kaise kyun kyu apna apni dil ghar mai "
-        "hum tum tujhe abhi kabhi lagta lagti chahta chahti".split()),
+        "mujhe mujhko mujhse nahi nhi nahin hai hain hoon hun hu ho kya mera meri mere kuch bhi yaar koi "
+        "ke ki ko aur bahut bohot zindagi jeena kar karna raha rahi rahe tha thi sab kaise kyun kyu apna "
+        "apni apne dil ghar mai hum tum tujhe tera teri abhi kabhi lagta lagti chahta chahti gaya gayi "
+        "wala wali toh bas kisi mat uska uski woh wo yeh ye jo jab tab phir fir".split()),
 }
 # Common characters written one way in Traditional and another in Simplified Chinese.
 _TRADITIONAL: Final = frozenset("們這個說會為麼沒學還時來對過後讓覺應該點樣話"
@@ -88,11 +103,11 @@ _SCRIPTS: Final = (
     ("ru", regex.compile(r"\p{Cyrillic}")),
     ("ko", regex.compile(r"\p{Hangul}")),
 )
-# word -> the languages it is a cue word of (one lookup per word)
-_CUE_INDEX: Final[dict[str, tuple[str, ...]]] = {}
-for _lang, _cues in LATIN_CUES.items():
-    for _word in _cues:
-        _CUE_INDEX[_word] = (*_CUE_INDEX.get(_word, ()), _lang)
+# word -> (language, weight) for each language it is a cue word of (one lookup per word)
+_CUE_INDEX: Final[dict[str, tuple[tuple[str, float], ...]]] = {}
+for _word in set().union(*LATIN_CUES.values()):
+    _owners = [lang for lang, cues in LATIN_CUES.items() if _word in cues]
+    _CUE_INDEX[_word] = tuple((lang, 1.0 / len(_owners)) for lang in _owners)
 
 
 def detect_language(text: str | NormalizedText) -> LanguageGuess:
@@ -118,24 +133,24 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
                 scores[lang] = scores.get(lang, 0.0) + 1.0
     get = _CUE_INDEX.get
     for word in words:
-        langs = get(word)
-        if langs is not None:
-            for lang in langs:
-                scores[lang] = scores.get(lang, 0.0) + 1.0
+        weights = get(word)
+        if weights is not None:
+            for lang, weight in weights:
+                scores[lang] = scores.get(lang, 0.0) + weight
     if not scores:
         return LanguageGuess(("en",), confident=False, tag="en")
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     top, top_score = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
-    latin_words = sum(1 for w in words if w.isascii())
-    # a Latin language other than English counts when it has two cue words, or one in a very short text
+    en = scores.get("en", 0.0)
+    # a Latin language other than English counts when it holds at least one word of its own (or two it
+    # shares) and is not drowned by English ("I went to the del taco")
     kept = [lang for lang, score in ranked
-            if lang not in LATIN_CUES or lang == "en" or score >= 2 or (score >= 1 and latin_words <= 3)]
-    if not kept:
-        kept = ["en"]
-    confident = top in kept and top_score >= 2 and top_score >= 2 * second
-    if "en" not in kept and any(w.isascii() and w.isalpha() for w in words) and scores.get("en", 0) > 0:
-        kept.append("en")
+            if lang not in LATIN_CUES or lang == "en" or (score >= 1 and score >= 0.5 * en)]
+    kept = [lang for lang in kept if lang != "en" or en >= 1]
+    if any(w.isascii() and w.isalpha() for w in words) and "en" not in kept:
+        kept.append("en")  # Latin text is read in English too: chat everywhere mixes English in
+    confident = top_score >= 2 and top_score >= 1.5 * second and top in kept
     tag = kept[0]
     if tag == "zh":
         trad = sum(1 for ch in nt.text if ch in _TRADITIONAL)
