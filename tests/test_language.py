@@ -12,6 +12,7 @@ from mhguard.lexicon.models import Rule
 from mhguard.text.fold import digraph_variant, fold_word
 from mhguard.text.language import detect_language
 from mhguard.text.normalize import normalize
+from mhguard.types import Tier
 
 
 @pytest.mark.parametrize(("text", "language"), [
@@ -96,3 +97,46 @@ def test_matcher_matches_with_or_without_accents_and_umlauts() -> None:
         assert [m.rule.id for m in matcher.find(normalize(text))] == ["suicide.fold_probe"], text
     for text in ["ya no aguanto menos", "ich mochte das leben"]:
         assert not matcher.find(normalize(text)), text
+
+
+# ---- replies follow the message's language ------------------------------------------------------------
+def test_reply_is_in_the_message_language_with_the_locale_country() -> None:
+    from mhguard import Guard
+
+    guard = Guard.from_policy("default")
+    d = guard.check_input("quiero morirme, ya no aguanto más", locale="en-US")
+    assert d.language == "es" and d.risk >= Tier.LOW
+    reply = d.text or d.annotation or ""
+    assert "988" in reply and any(w in reply for w in ("llama", "escribe", "Puedes"))
+
+
+def test_unclear_language_keeps_the_locale_language() -> None:
+    from mhguard import Guard
+
+    guard = Guard.from_policy("default")
+    d = guard.check_input("kms", locale="fr-FR")
+    assert d.language is None or d.language == "en"
+
+
+def test_a_policy_can_force_a_language() -> None:
+    from mhguard import Guard
+
+    forced = Guard.from_policy({"extends": "default", "name": "fr-only", "language": "fr"})
+    d = forced.check_input("je veux mourir", locale="en-US")
+    assert d.language == "fr" and d.risk >= Tier.LOW
+    assert "988" in (d.text or d.annotation or "")
+    # read as French only: an English message is not read by the English rules
+    assert forced.check_input("I want to kill myself").risk == Tier.NONE
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt", "zh", "zh-Hant", "ja", "hi", "ar"])
+def test_every_template_renders_in_every_language(language: str) -> None:
+    from mhguard.crisis_response import CrisisContext, load_templates, render_crisis_response
+
+    family = load_templates("crisis")
+    assert language in family.labels
+    for tier in (Tier.LOW, Tier.MODERATE, Tier.IMMINENT):
+        text = render_crisis_response(family, CrisisContext(tier=tier, category="suicide", experiencer="user"),
+                                      locale=f"{language}-GB", default_locale="en-US")
+        assert "999" in text or "116 123" in text, (language, tier, text)
+        assert "{" not in text
