@@ -160,3 +160,34 @@ def test_earlier_turns_are_judged_once(crisis: CrisisFilter, monkeypatch: pytest
     calls.clear()
     judge(crisis, "and then?", history)
     assert calls == ["and then?"]  # earlier turns come from the cache
+
+
+def ask(question: str, reply: str) -> tuple[Tier, list[Any]]:
+    guard = Guard.from_policy("default")
+    d = guard.check_input(reply, history=[user("I feel awful"), assistant(question)])
+    return d.risk, [f.rule_id for f in d.findings if f.active]
+
+
+@pytest.mark.parametrize(("question", "reply", "tier"), [
+    ("I'm sorry you're going through this. Are you having thoughts of suicide?", "yes", Tier.LOW),
+    ("Have you been thinking about killing yourself?", "yeah sometimes", Tier.LOW),
+    ("Have you hurt yourself today?", "yes", Tier.MODERATE),
+    ("Do you have a plan to end your life?", "yes", Tier.HIGH),
+    ("I'm worried you may have overdosed. Have you taken anything?", "yes", Tier.IMMINENT),
+    ("Are you safe right now? I'm worried you might hurt yourself.", "no", Tier.MODERATE),
+])
+def test_a_screening_question_answered_yes_is_a_disclosure(question: str, reply: str, tier: Tier) -> None:
+    risk, rules = ask(question, reply)
+    assert risk == tier and "conversation.answered_risk_question" in rules
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("Are you having thoughts of suicide?", "no"),
+    ("Do you have plans for the weekend?", "yes"),
+    ("Have you tried meditation? Some people find it helps with stress.", "yes"),
+    ("Are you thinking of going to the party?", "yes"),
+    ("Are you having thoughts of suicide?",
+     "yes but I would never act on it, I mostly want to talk about my week, my job and my sister today"),
+])
+def test_other_questions_and_answers_are_not_disclosures(question: str, reply: str) -> None:
+    assert "conversation.answered_risk_question" not in ask(question, reply)[1]

@@ -22,7 +22,15 @@ from pydantic import Field
 from mhguard.errors import PolicyError
 from mhguard.filters.base import Filter, FilterConfig, FilterContext
 from mhguard.filters.crisis_context import ContextRules, Judged, apply_context, load_context
-from mhguard.filters.crisis_memory import CARRIED_RULE, PriorTurn, RiskMemory, RiskMemorySettings, resources_given
+from mhguard.filters.crisis_memory import (
+    ANSWER_RULE,
+    CARRIED_RULE,
+    PriorTurn,
+    RiskMemory,
+    RiskMemorySettings,
+    answered_question,
+    resources_given,
+)
 from mhguard.lexicon.loader import (
     BUILTIN_DIR,
     CONTEXT_FILE,
@@ -258,7 +266,7 @@ class CrisisFilter(Filter):
         memory = self._memory(ctx) if ctx.history or ctx.session is not None else None
         judged = self._judge_all(text, ctx, lambda: self._history_distress(memory))
         findings = [self._finding(j, text) for j in judged]
-        return self._with_memory(findings, memory, ctx) if memory is not None or ctx.history else findings
+        return self._with_memory(findings, memory, ctx, text) if memory is not None or ctx.history else findings
 
     def judge(self, text: NormalizedText, ctx: FilterContext) -> list[Judged]:
         """The raw judgements behind :meth:`check`, before conversation memory (for tools and tests)."""
@@ -335,9 +343,21 @@ class CrisisFilter(Filter):
                 self._history.popitem(last=False)
         return verdict
 
-    def _with_memory(self, findings: list[Finding], memory: RiskMemory | None, ctx: FilterContext) -> list[Finding]:
-        """Rising risk, carried risk and resources already given (see :mod:`crisis_memory`)."""
+    def _with_memory(self, findings: list[Finding], memory: RiskMemory | None, ctx: FilterContext,
+                     text: NormalizedText) -> list[Finding]:
+        """A screening question answered, rising risk, carried risk and resources already given (see
+        :mod:`crisis_memory`)."""
         settings = self.crisis_config.memory
+        if settings.enabled and ctx.history and ctx.history[-1].get("role") == "assistant":
+            asked = ctx.history[-1].get("content")
+            own = [f for f in findings if f.tier is not Tier.NONE and f.category not in _NOT_OWN]
+            if isinstance(asked, str) and asked:
+                answer = answered_question(asked, text.original, len(text.tokens))
+                if answer is not None and answer.tier > Tier.highest((f.tier for f in own), Tier.NONE):
+                    findings = [*findings, Finding(
+                        filter_id=self.id, rule_id=ANSWER_RULE, category=answer.category, tier=answer.tier,
+                        span=(0, len(text.original)), matched=text.original, modifiers=("answer",),
+                        reason=f"The person {answer.what}.")]
         if settings.enabled and memory is not None:
             own = [f for f in findings if f.tier is not Tier.NONE and f.category not in _NOT_OWN]
             current = Tier.highest((f.tier for f in own), Tier.NONE)

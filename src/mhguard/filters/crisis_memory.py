@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from mhguard.types import Tier
 
-__all__ = ["CARRIED_RULE", "PriorTurn", "RiskMemory", "RiskMemorySettings", "resources_given"]
+__all__ = ["ANSWER_RULE", "CARRIED_RULE", "PriorTurn", "RiskMemory", "RiskMemorySettings", "answered_question",
+           "resources_given"]
 
 CARRIED_RULE: Final = "conversation.carried_risk"
 _TIERS: Final = list(Tier)
@@ -150,3 +152,76 @@ def resources_given(text: str) -> bool:
     if any(host in lowered for host in hosts):
         return True
     return any(re.sub(r"\D", "", m.group()) in numbers for m in _NUMBER_RUN.finditer(text))
+
+
+# ---- a screening question from the assistant, answered by the person ------------------------------------
+ANSWER_RULE: Final = "conversation.answered_risk_question"
+
+_RISK_WORDS = (r"(?:suicid\w*|kill(?:ing)? yourself|end(?:ing)? your (?:own )?life|tak(?:e|ing) your (?:own )?life|"
+               r"hurt(?:ing)? yourself|harm(?:ing)? yourself|self[- ]?harm\w*|cut(?:ting)? yourself|"
+               r"want(?:ing)? to die|wish(?:ing)? you were dead|dying|not (?:being|be) (?:here|alive)|"
+               r"not want(?:ing)? to live|overdos\w*)")
+# (question, tier a "yes" gives, category); matched on the normalised assistant turn, the risk words in
+# the same sentence as the question, which must end with "?"
+_QUESTIONS: Final = (
+    (regex.compile(r"\b(?:have you|did you)\s+(?:already\s+|just\s+)?(?:taken|take|swallowed|swallow)\s+"
+                   r"(?:anything|something|any pills|pills|the pills|too many|more than)\b[^?.!\n]{0,60}\?"),
+     Tier.IMMINENT, "any"),
+    (regex.compile(r"\b(?:have you|did you)\s+(?:already\s+|just\s+)?(?:hurt|cut|harmed|harm|hurt)\s+yourself\b"
+                   r"[^?.!\n]{0,60}\?"), Tier.MODERATE, "only_with_risk"),
+    (regex.compile(r"\b(?:do you|have you)\s+(?:have|got|made|worked out|thought about)\s+(?:a\s+|any\s+)?"
+                   r"(?:plan|plans|date|time)\b[^?.!\n]{0,80}\?"), Tier.HIGH, "only_with_risk"),
+    (regex.compile(r"\b(?:are you|do you)\s+(?:going|planning|intending|think you will|think you might)\s+"
+                   r"(?:to\s+)?(?:act on|do it|kill|hurt|harm|end|take)\b[^?.!\n]{0,80}\?"), Tier.HIGH, "any"),
+    (regex.compile(r"\bhave you\s+(?:thought about|been thinking about|considered)\s+how\b[^?.!\n]{0,80}\?"),
+     Tier.MODERATE, "only_with_risk"),
+    (regex.compile(r"\b(?:are you|have you been|do you|have you|are you having|have you had)\s+(?:\w+\s+){0,3}?"
+                   r"(?:thinking|thoughts?|thought|feel(?:ing)? like|wish(?:ing)?|want(?:ing)?|suicidal)\b"
+                   r"[^?.!\n]{0,80}\?"), Tier.LOW, "only_with_risk"),
+)
+_SAFE_QUESTION: Final = regex.compile(r"\b(?:are you|do you feel)\s+(?:\w+\s+)?safe\b[^?.!\n]{0,40}\?")
+_RISK_IN: Final = regex.compile(r"\b" + _RISK_WORDS + r"\b")
+# the first words of a reply that says yes (any of the built-in languages), or no
+_YES: Final = regex.compile(
+    r"^\W*(?:yes|yeah|yea|yep|yup|ya|yah|i do|i am|i have|i did|i will|sometimes|kind of|kinda|sort of|"
+    r"a little|i think so|probably|honestly yes|si|sí|oui|ja|sim|是|是的|对|對|嗯|有|はい|うん|ええ|हाँ|हां|"
+    r"haan|han|ji|نعم|ايوه|أيوه|اه|aywa|eh)(?!\w)")
+_NO: Final = regex.compile(r"^\W*(?:no|nope|nah|not really|i am not|not at all|non|nein|não|nao|不|没有|沒有|"
+                           r"いいえ|ううん|नहीं|nahi|nhi|لا|la2)(?!\w)")
+#: A reply longer than this is judged on its own words, not as an answer.
+MAX_ANSWER_WORDS: Final = 12
+
+
+@dataclass(frozen=True)
+class Answer:
+    tier: Tier
+    category: str
+    what: str
+
+
+def answered_question(assistant_text: str, reply: str, reply_words: int) -> Answer | None:
+    """A short yes to a screening question (or a no to "are you safe?") in the assistant's last turn."""
+    if reply_words > MAX_ANSWER_WORDS:
+        return None
+    from mhguard.text.normalize import normalize
+
+    asked = normalize(assistant_text).text
+    said = normalize(reply).text
+    if _YES.match(said):
+        for pattern, tier, needs in _QUESTIONS:
+            m = pattern.search(asked)
+            if m is None:
+                continue
+            sentence = m.group()
+            risk = _RISK_IN.search(sentence)
+            if risk is None and needs == "any":
+                risk = _RISK_IN.search(asked)
+            if risk is None:
+                continue
+            word = risk.group()
+            category = "self_harm" if regex.search(r"hurt|harm|cut", word) else (
+                "substance_overdose" if word.startswith("overdos") else "suicide")
+            return Answer(tier, category, f"answered yes to the assistant's question ({tier.value} if yes)")
+    if _NO.match(said) and _SAFE_QUESTION.search(asked) and _RISK_IN.search(asked):
+        return Answer(Tier.MODERATE, "suicide", "answered no when the assistant asked whether they are safe")
+    return None
