@@ -166,3 +166,27 @@ def test_session_object_is_updated_in_place_not_stored(clock: Clock) -> None:
     assert turn(guard, session=mine).startswith(DISCLOSURE)
     assert mine.disclosed_at == [clock.now] and [t for _, t in mine.risk_history] == ["none"]
     assert guard.sessions.get("own") is None  # the caller keeps their own Session
+
+
+# ---- "are you human?" in ja, hi, ar, zh, answered in the person's language --------------------------------
+@pytest.mark.parametrize("language", ["ja", "hi", "ar", "zh"])
+def test_human_question_patterns_run_their_examples(language: str) -> None:
+    from mhguard.filters.disclaimer import _ASKS_IF_HUMAN_MORE
+    from mhguard.filters.human_question import COUNTER_EXAMPLES, EXAMPLES
+
+    for text in EXAMPLES[language]:
+        assert _ASKS_IF_HUMAN_MORE.search(text.casefold()), (language, text)
+    for text in COUNTER_EXAMPLES[language]:
+        assert not _ASKS_IF_HUMAN_MORE.search(text.casefold()), (language, text)
+
+
+@pytest.mark.parametrize(("question", "reply", "expected"), [
+    ("你是真人吗？", "我在这里陪你聊天。", "不是"),
+    ("あなたは人間ですか？", "はい、何でも話してください。", "人間ではありません"),
+    ("هل أنت إنسان؟", "أنا هنا للاستماع إليك دائما.", "لا"),
+    ("kya aap insaan ho?", "मैं यहाँ आपकी बात सुनने के लिए हूँ।", "नहीं"),
+])
+def test_the_truthful_answer_is_in_the_persons_language(question: str, reply: str, expected: str) -> None:
+    guard = Guard.from_policy("default")
+    out = guard.check_output(reply, user_text=question)
+    assert out.text is not None and expected in out.text.split("\n")[0], out.text

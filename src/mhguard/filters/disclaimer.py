@@ -25,6 +25,7 @@ import regex
 from pydantic import Field
 
 from mhguard.filters.base import Filter, FilterConfig, FilterContext, LocalizedText
+from mhguard.filters.human_question import PATTERNS as HUMAN_QUESTION_PATTERNS
 from mhguard.registry import register_filter
 from mhguard.responses import pick_language
 from mhguard.text.normalize import NormalizedText
@@ -53,6 +54,8 @@ _ASKS_IF_HUMAN = regex.compile(
     r"|你是(?:真人|人|机器人|機器人|ai|AI)吗|你是不是(?:真人|机器人|機器人)",
     regex.IGNORECASE,
 )
+# ... and in ja, hi, ar, zh (mhguard.filters.human_question, with its examples)
+_ASKS_IF_HUMAN_MORE = regex.compile("|".join(f"(?:{p})" for p in HUMAN_QUESTION_PATTERNS.values()), regex.IGNORECASE)
 
 _CLINICAL = regex.compile(
     r"\b(?:diagnos\w*|disorder\w*|depress\w*|anxiety|bipolar|adhd|ptsd|ocd|schizophren\w*|psychos[ie]s|"
@@ -100,13 +103,14 @@ class DisclaimerFilter(Filter):
         self.cfg = config
 
     def _text(self, value: LocalizedText, ctx: FilterContext) -> str:
-        return pick_language(value, ctx.locale, None).strip()
+        return pick_language(value, ctx.language or ctx.locale, None).strip()
 
     def _due(self, ctx: FilterContext) -> list[tuple[str, str, str]]:
         """(category, text, why) of everything to show now, in display order."""
         cfg, session, now = self.cfg, ctx.session, ctx.now
         due: list[tuple[str, str, str]] = []
-        asked = bool(cfg.on_question and ctx.user_text and _ASKS_IF_HUMAN.search(ctx.user_text))
+        asked = bool(cfg.on_question and ctx.user_text and (_ASKS_IF_HUMAN.search(ctx.user_text)
+                                                            or _ASKS_IF_HUMAN_MORE.search(ctx.user_text)))
         if asked:
             due.append(("ai_answer", self._text(cfg.question_answer, ctx), "the person asked whether they talk to a "
                                                                             "human"))

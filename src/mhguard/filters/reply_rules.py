@@ -210,7 +210,7 @@ class ScopeFilter(_RuleFilter):
 
     def replacement(self, rule: Rule, ctx: FilterContext) -> str | None:
         text = self.cfg.redirects.get(rule.category) or DEFAULT_REDIRECTS.get(rule.category)
-        return pick_language(text, ctx.locale, None) if text is not None else None
+        return pick_language(text, ctx.language or ctx.locale, None) if text is not None else None
 
     def response_ref(self, finding: Finding, action: Action) -> str | None:
         if finding.category in ("out_of_scope", "out_of_scope_request"):
@@ -224,7 +224,7 @@ class ScopeFilter(_RuleFilter):
         for finding in findings:
             text = self.cfg.request_instructions.get(finding.category) or DEFAULT_INSTRUCTIONS.get(finding.category)
             if text is not None:
-                rendered = pick_language(text, ctx.locale, None)
+                rendered = pick_language(text, ctx.language or ctx.locale, None)
                 if rendered not in out:
                     out.append(rendered)
         return out
