@@ -74,6 +74,12 @@ class _RuleFilter(Filter):
             lexicon = lexicon.without(config.disable_rules)
         self.lexicon = lexicon
         self.compiled: CompiledLexicon = lexicon.compile()
+        # per stage, only the rules that stage reports (the scope filter's input and output rules differ):
+        # a check never matches rules it would throw away
+        self._by_stage: dict[Stage, CompiledLexicon] = {}
+        for stage in self.stages:
+            keep = [r for r in lexicon.rules if r.rule.category == "idiom" or self.wanted(r.rule.category, stage)]
+            self._by_stage[stage] = self.compiled if len(keep) == len(lexicon.rules) else CompiledLexicon(keep)
 
     def action_for(self, finding: Finding) -> Action:
         listed = self.config.category_actions.get(finding.category)
@@ -91,7 +97,7 @@ class _RuleFilter(Filter):
     def check(self, text: NormalizedText, ctx: FilterContext) -> Sequence[Finding]:
         findings: list[Finding] = []
         floor = int(ctx.extra.get("focus_start", 0))
-        for match in self.compiled.find(text):
+        for match in self._by_stage.get(ctx.stage, self.compiled).find(text):
             rule = match.rule
             if rule.category == "idiom" or not self.wanted(rule.category, ctx.stage):
                 continue
