@@ -76,6 +76,7 @@ class LineProgress:
 
 class _TqdmProgress:
     def __init__(self, tqdm: Any, stream: TextIO, total: int | None, initial: int) -> None:
+        tqdm.monitor_interval = 0  # no monitor thread: the scan forks its workers after the bar exists
         self.messages = 0
         self.bar = tqdm(total=total, initial=initial, unit="row", file=stream, desc="mhguard scan",
                         mininterval=0.2, dynamic_ncols=True)
