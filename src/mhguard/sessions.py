@@ -44,6 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 from typing_extensions import Self
 
 from mhguard.errors import InputError, InputTypeError
+from mhguard.sqlite_setup import init_wal_schema
 
 __all__ = [
     "MAX_DISCLOSURES",
@@ -528,30 +529,8 @@ class SQLiteSessionStore:
         return conn
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
-        # Switching a new file to WAL needs a moment of exclusive access; when several processes start at once
-        # SQLite may report "locked" without waiting, so retry until the timeout.
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL").fetchone()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                self._schema_ready = True
-                return
-            except sqlite3.OperationalError as exc:
-                transient = "locked" in str(exc) or "busy" in str(exc)
-                if not transient or time.monotonic() >= deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        init_wal_schema(conn, _SCHEMA, timeout=self.timeout)
+        self._schema_ready = True
 
     def close(self) -> None:
         """Close every connection this store opened. Later operations raise ``RuntimeError``."""

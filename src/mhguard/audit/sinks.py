@@ -12,7 +12,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing_extensions import Self
 from mhguard.audit.records import AuditRecord, TextHasher, build_record
 from mhguard.errors import AuditError
 from mhguard.policy.models import AUDIT_SUFFIXES, AuditSettings
+from mhguard.sqlite_setup import init_wal_schema
 from mhguard.types import Decision
 
 try:
@@ -370,30 +370,8 @@ class SQLiteSink(AuditSink):
         return conn
 
     def _init(self, conn: sqlite3.Connection) -> None:
-        # A new file switches to WAL under a brief exclusive lock; processes starting together may see
-        # "locked" without waiting, so retry until the timeout (as SQLiteSessionStore does).
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL").fetchone()
-                conn.execute(f"PRAGMA synchronous={_SYNCHRONOUS[self.settings.fsync]}")
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                return
-            except sqlite3.OperationalError as exc:
-                transient = "locked" in str(exc) or "busy" in str(exc)
-                if not transient or time.monotonic() >= deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        init_wal_schema(conn, _SCHEMA, timeout=self.timeout,
+                        pragmas=[f"PRAGMA synchronous={_SYNCHRONOUS[self.settings.fsync]}"])
 
     def write(self, record: AuditRecord | Mapping[str, Any]) -> None:
         rec = _as_record(record)
