@@ -171,13 +171,13 @@ def test_session_object_is_updated_in_place_not_stored(clock: Clock) -> None:
 # ---- "are you human?" in ja, hi, ar, zh, answered in the person's language --------------------------------
 @pytest.mark.parametrize("language", ["ja", "hi", "ar", "zh"])
 def test_human_question_patterns_run_their_examples(language: str) -> None:
-    from mhguard.filters.disclaimer import _ASKS_IF_HUMAN_MORE
+    from mhguard.filters.disclaimer import _ASKS_IF_HUMAN
     from mhguard.filters.human_question import COUNTER_EXAMPLES, EXAMPLES
 
     for text in EXAMPLES[language]:
-        assert _ASKS_IF_HUMAN_MORE.search(text.casefold()), (language, text)
+        assert _ASKS_IF_HUMAN.search(text.casefold()), (language, text)
     for text in COUNTER_EXAMPLES[language]:
-        assert not _ASKS_IF_HUMAN_MORE.search(text.casefold()), (language, text)
+        assert not _ASKS_IF_HUMAN.search(text.casefold()), (language, text)
 
 
 @pytest.mark.parametrize(("question", "reply", "expected"), [

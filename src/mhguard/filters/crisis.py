@@ -21,7 +21,13 @@ from pydantic import Field
 
 from mhguard.errors import PolicyError
 from mhguard.filters.base import Filter, FilterConfig, FilterContext
-from mhguard.filters.crisis_context import ContextRules, Judged, apply_context, load_context
+from mhguard.filters.crisis_context import (
+    NOT_OWN_CATEGORIES,
+    ContextRules,
+    Judged,
+    apply_context,
+    load_context,
+)
 from mhguard.filters.crisis_memory import (
     ANSWER_RULE,
     CARRIED_RULE,
@@ -52,8 +58,6 @@ __all__ = ["CrisisConfig", "CrisisFilter", "CrisisMatcher", "build_matcher", "bu
 #: History texts whose verdict (distress or not) is remembered per filter, so a conversation's earlier
 #: turns are normalised and matched once, not on every new message.
 HISTORY_CACHE_SIZE = 512
-#: Categories that are not the user's own risk (someone else's; a question about means alone).
-_NOT_OWN = frozenset({"other_person", "harassment", "means_seeking"})
 #: Modifier of a low finding when the assistant has just given crisis lines.
 RESOURCES_GIVEN = "resources_given"
 
@@ -331,7 +335,8 @@ class CrisisFilter(Filter):
             if hit is not None:
                 self._history.move_to_end(text)
                 return hit
-        judged = [j for j in self._judge_all(normalize(text), None, None) if j.active and j.category not in _NOT_OWN]
+        judged = [j for j in self._judge_all(normalize(text), None, None)
+                  if j.active and j.category not in NOT_OWN_CATEGORIES]
         if judged:
             top = max(judged, key=lambda j: j.tier.rank)
             verdict = PriorTurn(top.tier, top.category)
@@ -350,7 +355,7 @@ class CrisisFilter(Filter):
         settings = self.crisis_config.memory
         if settings.enabled and ctx.history and ctx.history[-1].get("role") == "assistant":
             asked = ctx.history[-1].get("content")
-            own = [f for f in findings if f.tier is not Tier.NONE and f.category not in _NOT_OWN]
+            own = [f for f in findings if f.tier is not Tier.NONE and f.category not in NOT_OWN_CATEGORIES]
             if isinstance(asked, str) and asked:
                 answer = answered_question(asked, text.original, len(text.tokens))
                 if answer is not None and answer.tier > Tier.highest((f.tier for f in own), Tier.NONE):
@@ -359,7 +364,7 @@ class CrisisFilter(Filter):
                         span=(0, len(text.original)), matched=text.original, modifiers=("answer",),
                         reason=f"The person {answer.what}.")]
         if settings.enabled and memory is not None:
-            own = [f for f in findings if f.tier is not Tier.NONE and f.category not in _NOT_OWN]
+            own = [f for f in findings if f.tier is not Tier.NONE and f.category not in NOT_OWN_CATEGORIES]
             current = Tier.highest((f.tier for f in own), Tier.NONE)
             if memory.rising_to(current):
                 raised = min(current.rank + 1, Tier.HIGH.rank)

@@ -323,7 +323,7 @@ _QUOTES = regex.compile(
 )
 
 # categories that are no risk of the user's own (they do not make a means question worrying)
-_NOT_OWN = frozenset({"other_person", "harassment", "means_seeking"})
+NOT_OWN_CATEGORIES = frozenset({"other_person", "harassment", "means_seeking"})
 
 
 class _Scope:
@@ -413,7 +413,7 @@ def _means_with_distress(out: list[Judged], history_distress: Callable[[], bool]
     means = [j for j in out if j.active and j.match.rule.category == "means_seeking"]
     if not means:
         return
-    here = any(j.active and j.category not in _NOT_OWN for j in out)
+    here = any(j.active and j.category not in NOT_OWN_CATEGORIES for j in out)
     where = "in this message"
     if not here and history_distress is not None and history_distress():
         here = True

@@ -37,6 +37,8 @@ from typing import Final
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
+from mhguard.helplines import digits, load_directory
+from mhguard.text.normalize import normalize
 from mhguard.types import Tier
 
 __all__ = ["ANSWER_RULE", "CARRIED_RULE", "PriorTurn", "RiskMemory", "RiskMemorySettings", "answered_question",
@@ -129,8 +131,6 @@ _NUMBER_RUN: Final = re.compile(r"(?<![\d*])\*?\d(?:[\d \-.()]{0,16}\d)?(?![\d])
 
 @cache
 def _directory_keys() -> tuple[frozenset[str], tuple[str, ...]]:
-    from mhguard.helplines import load_directory
-
     numbers: set[str] = set()
     hosts: set[str] = set()
     directory = load_directory()
@@ -151,7 +151,7 @@ def resources_given(text: str) -> bool:
     lowered = text.lower()
     if any(host in lowered for host in hosts):
         return True
-    return any(re.sub(r"\D", "", m.group()) in numbers for m in _NUMBER_RUN.finditer(text))
+    return any(digits(m.group()) in numbers for m in _NUMBER_RUN.finditer(text))
 
 
 # ---- a screening question from the assistant, answered by the person ------------------------------------
@@ -203,8 +203,6 @@ def answered_question(assistant_text: str, reply: str, reply_words: int) -> Answ
     """A short yes to a screening question (or a no to "are you safe?") in the assistant's last turn."""
     if reply_words > MAX_ANSWER_WORDS:
         return None
-    from mhguard.text.normalize import normalize
-
     asked = normalize(assistant_text).text
     said = normalize(reply).text
     if _YES.match(said):

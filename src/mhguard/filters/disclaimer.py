@@ -39,8 +39,9 @@ DAY = 24 * HOUR
 #: Finding categories this filter emits; the guard records each in the session when shown.
 NOTICE_CATEGORIES = ("ai_answer", "ai_disclosure", "minor_notice", "break_reminder", "care_notice")
 
-# "Are you human / a bot / a real person?" in the shipped languages.
-_ASKS_IF_HUMAN = regex.compile(
+# "Are you human / a bot / a real person?" in en, es, fr, de, pt and zh; ja, hi, ar and more zh forms come
+# from mhguard.filters.human_question (with its examples). One regex, one search per reply.
+_ASKS_IF_HUMAN_EN_ES_FR_DE_PT = (
     r"\b(?:are|r)\s+(?:you|u)\s+(?:an?\s+|actually\s+|really\s+|even\s+)*(?:human|real|person|bot|robot|ai|"
     r"machine|computer|chatbot|real\s+person|a\s+real\s+person)\b"
     r"|\b(?:am\s+i|i\s+am|im)\s+(?:talking|speaking|chatting|texting)\s+(?:to|with)\s+(?:an?\s+)?"
@@ -51,11 +52,12 @@ _ASKS_IF_HUMAN = regex.compile(
     r"vraie\s+personne|ia)\b"
     r"|\bbist\s+du\s+(?:ein\s+|eine\s+)?(?:mensch|roboter|bot|ki|echter\s+mensch)\b"
     r"|\bvoc[eê]\s+[eé]\s+(?:um\s+|uma\s+)?(?:humano|humana|rob[oô]|bot|pessoa\s+real|ia)\b"
-    r"|你是(?:真人|人|机器人|機器人|ai|AI)吗|你是不是(?:真人|机器人|機器人)",
+    r"|你是(?:真人|人|机器人|機器人|ai|AI)吗|你是不是(?:真人|机器人|機器人)"
+)
+_ASKS_IF_HUMAN = regex.compile(
+    "|".join(f"(?:{p})" for p in (_ASKS_IF_HUMAN_EN_ES_FR_DE_PT, *HUMAN_QUESTION_PATTERNS.values())),
     regex.IGNORECASE,
 )
-# ... and in ja, hi, ar, zh (mhguard.filters.human_question, with its examples)
-_ASKS_IF_HUMAN_MORE = regex.compile("|".join(f"(?:{p})" for p in HUMAN_QUESTION_PATTERNS.values()), regex.IGNORECASE)
 
 _CLINICAL = regex.compile(
     r"\b(?:diagnos\w*|disorder\w*|depress\w*|anxiety|bipolar|adhd|ptsd|ocd|schizophren\w*|psychos[ie]s|"
@@ -109,8 +111,7 @@ class DisclaimerFilter(Filter):
         """(category, text, why) of everything to show now, in display order."""
         cfg, session, now = self.cfg, ctx.session, ctx.now
         due: list[tuple[str, str, str]] = []
-        asked = bool(cfg.on_question and ctx.user_text and (_ASKS_IF_HUMAN.search(ctx.user_text)
-                                                            or _ASKS_IF_HUMAN_MORE.search(ctx.user_text)))
+        asked = bool(cfg.on_question and ctx.user_text and _ASKS_IF_HUMAN.search(ctx.user_text))
         if asked:
             due.append(("ai_answer", self._text(cfg.question_answer, ctx), "the person asked whether they talk to a "
                                                                             "human"))
