@@ -27,6 +27,7 @@ from mhguard.lexicon.matcher import Match
 from mhguard.lexicon.models import Rule
 from mhguard.lexicon.phrase import PhraseError, Variant, expand_phrase
 from mhguard.text.normalize import NormalizedText
+from mhguard.text.fold import fold_word
 from mhguard.types import Tier
 
 __all__ = [
@@ -177,10 +178,28 @@ class ContextRules:
     #: single first-person words ("i", "me"): one between a negation cue and a match starts a new statement
     first_words: frozenset[str] = frozenset()
     _protected_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    _vocabulary_cache: dict[str, frozenset[str] | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def language(self) -> str:
         return self.model.language
+
+    def gap_vocabulary(self, rule: Rule, phrase: int) -> frozenset[str] | None:
+        """For a phrase with a gap ("i ... considering suicide"), the words it is written with (folded,
+        both forms); None for other phrases and regexes. A negation word inside a gap match that is not
+        one of these came in through the gap ("I never considered suicide"), so it negates the match like
+        a cue before it would."""
+        key = f"{rule.id}\x00{phrase}"
+        if key in self._vocabulary_cache:
+            return self._vocabulary_cache[key]
+        words: frozenset[str] | None = None
+        if 0 <= phrase < len(rule.phrases) and "..." in rule.phrases[phrase]:
+            raw = regex.findall(r"[\p{L}\p{M}]+", rule.phrases[phrase].casefold())
+            # Chinese and Japanese are tokenised a character at a time
+            chars = regex.findall(r"[\p{Han}\p{Hiragana}\p{Katakana}]", rule.phrases[phrase])
+            words = frozenset(raw) | frozenset(fold_word(w) for w in raw) | frozenset(chars)
+        self._vocabulary_cache[key] = words
+        return words
 
     def is_protected(self, rule: Rule) -> bool:
         """Means and method questions: never lowered by framing, hypothetical or other-person wrappers."""
@@ -454,6 +473,7 @@ class _Judge:
             + [(k + 1, k, True) for k in firsts if self.tokens[k].text in subject_forms]
         )
         self.first_words = ctx.first_words
+        self.subject_forms = subject_forms
 
     # -- helpers
     def _cue_before(self, kind: str, m: Match, window: int | None, *, clause: bool = True) -> Match | None:
@@ -638,7 +658,29 @@ class _Judge:
                 continue
             if best is None or c.token_end > best.token_end:
                 best = c
-        return best
+        return best if best is not None else self._negation_inside(m)
+
+    def _negation_inside(self, m: Match) -> Match | None:
+        """A negation cue within the match that the rule's own words do not account for (a gap took it
+        in): "I never considered suicide" against "i ... considering suicide"."""
+        if m.token_end - m.token_start < 3:
+            return None
+        own = self.ctx.gap_vocabulary(m.rule, m.phrase)
+        if own is None:
+            return None
+        for c in self.negations:
+            if c.token_start <= m.token_start or c.token_end >= m.token_end:
+                continue
+            if any(self.tokens[i].text in own for i in range(c.token_start, c.token_end)):
+                continue
+            if self.scope.split(c.token_end - 1, m.token_end - 1):
+                continue
+            # "I never said it but I want to die" is split above; "I never knew I wanted to die" is not
+            # a denial: a first-person subject after the cue starts the statement the match is about
+            if any(self.tokens[i].text in self.subject_forms for i in range(c.token_end, m.token_end)):
+                continue
+            return c
+        return None
 
     def _current(self, m: Match) -> bool:
         for c in self.cues.get(CURRENT, ()):
