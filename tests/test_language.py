@@ -38,6 +38,12 @@ def test_kanji_with_kana_is_japanese_not_chinese() -> None:
     assert detect_language("我想死").languages == ("zh",)
 
 
+def test_chinese_with_a_few_kana_is_read_as_chinese_too() -> None:
+    guess = detect_language("我不想活了，我的計畫已經寫好了。構ってちゃん")
+    assert "zh" in guess.languages
+    assert detect_language("今日は学校に行きたくない。死にたい気持ちが強い").languages == ("ja",)
+
+
 def test_traditional_and_simplified_chinese_tags() -> None:
     assert detect_language("我覺得活著沒有意義").tag == "zh-Hant"
     assert detect_language("我觉得活着没有意义").tag == "zh-Hans"
@@ -47,6 +53,14 @@ def test_mixed_messages_keep_every_language() -> None:
     assert set(detect_language("I feel so alone, ya no aguanto más").languages) == {"en", "es"}
     assert set(detect_language("I can't anymore 我想死").languages) >= {"en", "zh"}
     assert set(detect_language("yaar I just want to die, kuch accha nahi lagta").languages) >= {"en", "hi"}
+
+
+def test_short_messages_are_read_in_every_language_a_cue_word_points_to() -> None:
+    # "nada" is Spanish and Portuguese; first-person verbs tell the two apart from English
+    assert {"es", "pt"} <= set(detect_language("no valgo nada").languages)
+    assert "pt" in detect_language("me sinto sozinha").languages
+    assert "pt" in detect_language("me odeio").languages
+    assert "es" in detect_language("me siento vacía").languages
 
 
 def test_unclear_text_is_not_confident() -> None:

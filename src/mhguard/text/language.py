@@ -39,14 +39,16 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "nadie ni eso todos uno les ese esto mí antes qué unos otro otra él esa estos mucho ella estar "
         "algo mis tú te ti tu tus tengo tiene quiero puedo siento hoy ahora aquí aqui voy vas va soy eres "
         "era anoche ayer mañana noche día dia días dias vez veces siempre nunca casi solo sólo pienso creo "
-        "ganas vida morir casa quién cómo dónde donde pues ojalá ojala".split()),
+        "ganas vida morir casa quién cómo dónde donde pues ojalá ojala odio valgo sirvo merezco aguanto "
+        "soporto necesito estoy siento sentía sentia".split()),
     "pt": frozenset(
         "que de o e do da em um para é com não nao uma os no se na por mais as dos como mas foi ao ele das "
         "tem à seu sua ou ser quando muito há nos já está eu também tambem só pelo pela até isso ela entre "
         "era depois sem mesmo aos ter seus quem nas esse eles estão você voce vc tinha essa num nem suas "
         "meu minha tenho lhe este dele tu te vocês meus minhas teu tua nosso nossa tô tá pra pro né "
         "queria quero vou vai hoje agora aqui ontem noite dia vida morrer casa tudo nada ninguém ninguem "
-        "sempre nunca coisa onde acho estou sou".split()),
+        "sempre nunca coisa onde acho estou sou sinto sentia odeio aguento mereço mereco consigo valho "
+        "preciso".split()),
     "fr": frozenset(
         "je j de la le et les des en un une du est que qui pas ne n pour dans ce il elle au sur se plus "
         "par avec tout mais ou son sa ses leur nous vous ils elles mon ma mes moi toi tu te t m c ça ca "
@@ -67,6 +69,10 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "apni apne dil ghar mai hum tum tujhe tera teri abhi kabhi lagta lagti chahta chahti gaya gayi "
         "wala wali toh bas kisi mat uska uski woh wo yeh ye jo jab tab phir fir".split()),
 }
+#: Han characters per kana above which a text with kana is read as Chinese too.
+CHINESE_WITH_KANA: Final = 3
+#: Up to this many words, a message is read in every Latin language one of its cue words belongs to.
+SHORT_MESSAGE_WORDS: Final = 8
 # Common characters written one way in Traditional and another in Simplified Chinese.
 _TRADITIONAL: Final = frozenset("們這個說會為麼沒學還時來對過後讓覺應該點樣話"
                                 "當開關媽聽離難殺藥體從與歲頭愛樂給見錢讀")
@@ -123,9 +129,13 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
             if n:
                 counts[script] = n
         if counts:
-            # Japanese writes kanji with kana: any kana makes the Han letters Japanese
+            # Japanese writes kanji with kana: kana make the Han letters Japanese, unless a few kana sit in
+            # a Chinese text (a Japanese name or song title quoted in a Chinese post): then it is read as both
             if "ja" in counts and "han" in counts:
-                counts["ja"] += counts.pop("han")
+                han = counts.pop("han")
+                if han >= CHINESE_WITH_KANA * counts["ja"]:
+                    scores["zh"] = 1.0
+                counts["ja"] += han
             for script, n in counts.items():
                 scores["zh" if script == "han" else script] = 2.0 + n
         for ch, lang in _LETTER_CUES.items():
@@ -145,8 +155,11 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
     en = scores.get("en", 0.0)
     # a Latin language other than English counts when it holds at least one word of its own (or two it
     # shares) and is not drowned by English ("I went to the del taco")
+    # (in a short message one shared word is enough: "no valgo nada" has only "nada", Spanish or
+    # Portuguese, and is read in both)
+    least = 0.5 if len(words) <= SHORT_MESSAGE_WORDS else 1.0
     kept = [lang for lang, score in ranked
-            if lang not in LATIN_CUES or lang == "en" or (score >= 1 and score >= 0.5 * en)]
+            if lang not in LATIN_CUES or lang == "en" or (score >= least and score >= 0.5 * en)]
     kept = [lang for lang in kept if lang != "en" or en >= 1]
     if any(w.isascii() and w.isalpha() for w in words) and "en" not in kept:
         kept.append("en")  # Latin text is read in English too: chat everywhere mixes English in
