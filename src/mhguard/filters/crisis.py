@@ -28,6 +28,7 @@ from mhguard.filters.crisis_context import (
     apply_context,
     load_context,
 )
+from mhguard.filters.crisis_cumulative import CumulativeSettings, cumulative_finding
 from mhguard.filters.crisis_memory import (
     ANSWER_RULE,
     CARRIED_RULE,
@@ -88,6 +89,8 @@ class CrisisConfig(FilterConfig):
     extra_rules: list[Rule] = Field(default_factory=list)
     #: Risk carried across the conversation's turns (see mhguard.filters.crisis_memory).
     memory: RiskMemorySettings = Field(default_factory=RiskMemorySettings)
+    #: Several distinct distress rules in one message add up (see mhguard.filters.crisis_cumulative).
+    cumulative: CumulativeSettings = Field(default_factory=CumulativeSettings)
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,9 @@ class CrisisFilter(Filter):
         memory = self._memory(ctx) if ctx.history or ctx.session is not None else None
         judged = self._judge_all(text, ctx, lambda: self._history_distress(memory))
         findings = [self._finding(j, text) for j in judged]
+        added = cumulative_finding(findings, self.crisis_config.cumulative, self.id, text.original)
+        if added is not None:
+            findings.append(added)
         return self._with_memory(findings, memory, ctx, text) if memory is not None or ctx.history else findings
 
     def judge(self, text: NormalizedText, ctx: FilterContext) -> list[Judged]:
