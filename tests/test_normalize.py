@@ -254,6 +254,29 @@ def test_collapsed_run_maps_back_to_the_whole_run() -> None:
     assert span_of(n, "suicide") == "s u i c i d e"
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("im fucking ready to die", "i am ready to die"),
+        ("I'm a FREAKING burden", "i am a burden"),
+        ("i just effing  want it over", "i just want it over"),
+        ("I'm freaking out", "i am freaking out"),  # a phrasal verb, not an intensifier
+        ("what the fuck", "what the fuck"),  # not before a word
+        ("fucking", "fucking"),
+    ],
+)
+def test_intensifiers_before_a_word_are_dropped(raw: str, expected: str) -> None:
+    assert text_of(raw) == expected
+
+
+def test_spans_and_elongation_survive_a_dropped_intensifier() -> None:
+    n = normalize("sooo fucking done, I want to diiie")
+    assert n.text == "soo done, i want to diie"
+    assert span_of(n, "done") == "done"
+    die = [t for t in n.tokens if t.text == "diie"][0]
+    assert die.elongated and n.original_slice(die.start, die.end) == "diiie"
+
+
 # ---------------------------------------------------------------------------------------------- step 7
 
 

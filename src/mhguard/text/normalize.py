@@ -49,13 +49,16 @@ Pipeline, in order (each step says WHY it sits where it does)
       what/there/who/here/where/how ("is") and "let's" ("let us"); without: only the listed words, never
       ill/id/well/were/its/shell/hell/lets/wed. Last, because it needs the cleaned word, and because an
       elongated contraction ("dooont") is looked up through its squeezed form.
-7. Tokens (lazy): maximal runs of letters/digits/marks, with inner ``*`` kept ("s*icide" is one token).
+7. Expletive intensifiers before a word are deleted ("I'm fucking ready to die" -> "i am ready to die",
+   "a freaking burden" -> "a burden"; not "freaking out"), so phrases need not list them between every two
+   words. After the word pass, which makes the contractions they sit among ("im fucking done").
+8. Tokens (lazy): maximal runs of letters/digits/marks, with inner ``*`` kept ("s*icide" is one token).
    Characters of scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) are one
    token each (with any combining marks that follow). A possessive ``'s`` is not a token: "people's" ->
    "people" (``.text`` keeps "people's"; other non-expanded ``'s`` too). Emoji and punctuation stay in
    ``.text`` but are not tokens.
 
-Offsets: steps that change lengths (2, 3, 4, 6) each record the regions they replaced; ``to_original``
+Offsets: steps that change lengths (2, 3, 4, 6, 7) each record the regions they replaced; ``to_original``
 walks those maps backwards (lazily, with bisect), so the identity case costs nothing. A region that was
 replaced as a whole (a contraction, a joined letter-spaced run) maps back to the whole original region:
 the token "am" of "I'm fine" maps to "I'm". Spans are clamped like slices and always satisfy
@@ -154,6 +157,11 @@ _DI_PRINTABLE: Final = re.compile(
     "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]"
 )
 # Step 4: only the runs that actually change (a lone " " in the middle is left alone).
+# step 7: an intensifier, its spaces and a following word that is not "out" ("freaking out")
+_INTENSIFIER: Final = re.compile(
+    r"\b(?:fucking|fuckin|fking|fkn|freaking|freakin|fricking|frickin|frigging|friggin|effing|goddamn|"
+    r"goddamned|godamn)\b +(?!out\b)(?=\w)")
+_INTENSIFIER_STEMS: Final = ("fuck", "fk", "freak", "frick", "frig", "effing", "goddam", "godam")
 _WS: Final = re.compile(r"\A\s+|\s+\Z|\s{2,}|[^\S ]")
 
 # Step 3: characters that may combine with the preceding one under NFKC: combining marks, Hangul medial and
@@ -191,7 +199,9 @@ _BARE: Final[dict[str, str]] = {
     "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not", "youre": "you are",
     "theyre": "they are", "thats": "that is", "whats": "what is", "theres": "there is", "hes": "he is",
     "shes": "she is", "idk": "i do not know", "ima": "i am going to", "imma": "i am going to",
-    "gonna": "going to", "wanna": "want to", "gotta": "got to",
+    "gonna": "going to", "wanna": "want to", "gotta": "got to", "youve": "you have", "youll": "you will",
+    "youd": "you would", "theyve": "they have", "theyll": "they will", "theyd": "they would",
+    "weve": "we have", "mustnt": "must not", "aint": "am not",
 }  # fmt: skip
 # Deliberately absent (ordinary words too): ill, id, well, were, its, shell, hell, lets, wed.
 
@@ -1072,9 +1082,26 @@ def _normalize(text: str, find_spans: Callable[[str, int, list[str]], list[_Span
         t = (_A_SOFT if simple else _U_SOFT).sub(_soft_repl, t)
     pieces = _token_pieces(t)
     spans = find_spans(t, flags, pieces)  # step 6: runs and words that may change
-    if not spans:  # the text is final: its pieces can serve the tokens too
-        return NormalizedText(text, t, maps=tuple(maps), pieces=pieces, flags=flags)
-    t, regions, elongated = _word_stage(t, spans)
-    if regions:
-        maps.append(_OffsetMap(regions))
+    if not spans:
+        if not any(stem in t for stem in _INTENSIFIER_STEMS):  # the text is final: its pieces serve the tokens
+            return NormalizedText(text, t, maps=tuple(maps), pieces=pieces, flags=flags)
+        elongated: list[tuple[int, int]] = []
+    else:
+        t, regions, elongated = _word_stage(t, spans)
+        if regions:
+            maps.append(_OffsetMap(regions))
+    if any(stem in t for stem in _INTENSIFIER_STEMS):  # step 7
+        t, regions = _edit(t, _INTENSIFIER, _delete_repl)
+        if regions:
+            maps.append(_OffsetMap(regions))
+            elongated = _shift_ranges(elongated, regions)
     return NormalizedText(text, t, maps=tuple(maps), elongated=elongated, flags=flags)
+
+
+def _shift_ranges(ranges: list[tuple[int, int]], deleted: list[_Region]) -> list[tuple[int, int]]:
+    """Ranges of a text after the deletions ``deleted`` (regions of an _edit that deleted them)."""
+    out = []
+    for s, e in ranges:
+        cut = sum(i1 - i0 for _, _, i0, i1 in deleted if i1 <= s)
+        out.append((s - cut, e - cut))
+    return out
