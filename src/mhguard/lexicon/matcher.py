@@ -249,6 +249,11 @@ class CompiledLexicon:
                 starts = None  # CJK words are one character each: a longer start is no token start
             needs = required_literals(p.pattern)
             clauses = required_clauses(p.pattern)
+            # any required clause can be the pre-check: take the most selective ("worthless|hopeless|..."
+            # rather than "i" or "feel|felt|am")
+            rarest = max(clauses, key=trigger_strength, default=None)
+            if rarest is not None and (needs is None or trigger_strength(rarest) > trigger_strength(needs)):
+                needs = rarest
             # a rare-looking substring beats a common word ("cutting" against "i")
             if starts is not None and (needs is None or trigger_strength(starts) >= trigger_strength(needs)):
                 also.append(tuple(clauses)[:MAX_EXTRA_CLAUSES])
