@@ -55,7 +55,7 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "qu y été être etre fait faire suis es sommes êtes sont ai avons avez ont très tres trop rien "
         "personne jamais toujours encore aujourd hui hier demain soir nuit vie envie mourir veux peux "
         "sais dois vais va vas chez sans sous quand comme si aussi alors donc car bien fois parce "
-        "pourquoi comment quoi où".split()),
+        "pourquoi comment quoi où chui chuis jsuis jsui jme jpeux jveux jsais".split()),
     "de": frozenset(
         "ich du er sie es wir ihr mich dich mir dir uns euch sich mein meine meinen meinem meiner dein "
         "deine der das den dem des ein eine einen einem einer und oder aber nicht kein keine keinen "
