@@ -62,6 +62,7 @@ def test_short_messages_are_read_in_every_language_a_cue_word_points_to() -> Non
     assert "pt" in detect_language("me odeio").languages
     assert "es" in detect_language("me siento vacía").languages
     assert "fr" in detect_language("chui a bout").languages  # chat French, no accent
+    assert "hi" in detect_language("maine saari goliyan kha li").languages  # Hinglish
 
 
 def test_unclear_text_is_not_confident() -> None:

@@ -67,7 +67,8 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "mujhe mujhko mujhse nahi nhi nahin hai hain hoon hun hu ho kya mera meri mere kuch bhi yaar koi "
         "ke ki ko aur bahut bohot zindagi jeena kar karna raha rahi rahe tha thi sab kaise kyun kyu apna "
         "apni apne dil ghar mai hum tum tujhe tera teri abhi kabhi lagta lagti chahta chahti gaya gayi "
-        "wala wali toh bas kisi mat uska uski woh wo yeh ye jo jab tab phir fir".split()),
+        "wala wali toh bas kisi mat uska uski woh wo yeh ye jo jab tab phir fir maine mene usko isko kaash "
+        "liya liye diya dunga dungi lunga lungi kahan jaun saari goliyan zeher zehar".split()),
 }
 #: Han characters per kana above which a text with kana is read as Chinese too.
 CHINESE_WITH_KANA: Final = 3
