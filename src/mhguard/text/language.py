@@ -72,6 +72,8 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
 }
 #: Han characters per kana above which a text with kana is read as Chinese too.
 CHINESE_WITH_KANA: Final = 3
+#: Up to this many words, a Latin-script message is read in every Latin language with a lexicon.
+TINY_MESSAGE_WORDS: Final = 4
 #: Up to this many words, a message is read in every Latin language one of its cue words belongs to.
 SHORT_MESSAGE_WORDS: Final = 8
 # Common characters written one way in Traditional and another in Simplified Chinese.
@@ -149,6 +151,8 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
             for lang, weight in weights:
                 scores[lang] = scores.get(lang, 0.0) + weight
     if not scores:
+        if len(words) <= TINY_MESSAGE_WORDS and any(w.isascii() and w.isalpha() for w in words):
+            return LanguageGuess(tuple(LATIN_CUES), confident=False, tag="en")  # see below
         return LanguageGuess(("en",), confident=False, tag="en")
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     top, top_score = ranked[0]
@@ -162,8 +166,13 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
     kept = [lang for lang, score in ranked
             if lang not in LATIN_CUES or lang == "en" or (score >= least and score >= 0.5 * en)]
     kept = [lang for lang in kept if lang != "en" or en >= 1]
-    if any(w.isascii() and w.isalpha() for w in words) and "en" not in kept:
+    latin = any(w.isascii() and w.isalpha() for w in words)
+    if latin and "en" not in kept:
         kept.append("en")  # Latin text is read in English too: chat everywhere mixes English in
+    if latin and len(words) <= TINY_MESSAGE_WORDS:
+        # "me corto", "cortei-me": too short to tell Spanish from Portuguese from English; every Latin
+        # lexicon reads it (after the languages found, which keep deciding the reply language)
+        kept.extend(lang for lang in LATIN_CUES if lang not in kept)
     confident = top_score >= 2 and top_score >= 1.5 * second and top in kept
     tag = kept[0]
     if tag == "zh":
