@@ -65,6 +65,14 @@ def test_short_messages_are_read_in_every_language_a_cue_word_points_to() -> Non
     assert "hi" in detect_language("maine saari goliyan kha li").languages  # Hinglish
 
 
+def test_tiny_latin_messages_are_read_by_every_latin_lexicon() -> None:
+    for text in ["me corto", "tomei remedio demais", "ok"]:
+        guess = detect_language(text)
+        assert {"en", "es", "pt", "fr", "de"} <= set(guess.languages), text
+        assert guess.primary == "en" and not guess.confident
+    assert detect_language("I want to go to the main library").languages == ("en",)  # five words and more
+
+
 def test_unclear_text_is_not_confident() -> None:
     for text in ["ok", "hola", "lol", "", "😭😭😭", "12345"]:
         guess = detect_language(text)
