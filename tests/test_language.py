@@ -71,6 +71,7 @@ def test_tiny_latin_messages_are_read_by_every_latin_lexicon() -> None:
         assert {"en", "es", "pt", "fr", "de"} <= set(guess.languages), text
         assert guess.primary == "en" and not guess.confident
     assert detect_language("I want to go to the main library").languages == ("en",)  # five words and more
+    assert detect_language("I'm not suicidal.").languages == ("en",)  # English words make it English
 
 
 def test_unclear_text_is_not_confident() -> None:

@@ -55,7 +55,7 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "qu y été être etre fait faire suis es sommes êtes sont ai avons avez ont très tres trop rien "
         "personne jamais toujours encore aujourd hui hier demain soir nuit vie envie mourir veux peux "
         "sais dois vais va vas chez sans sous quand comme si aussi alors donc car bien fois parce "
-        "pourquoi comment quoi où chui chuis jsuis jsui jme jpeux jveux jsais".split()),
+        "pourquoi comment quoi où chui chuis jsuis jsui jme jpeux jveux jsais jpp tuer disent dit".split()),
     "de": frozenset(
         "ich du er sie es wir ihr mich dich mir dir uns euch sich mein meine meinen meinem meiner dein "
         "deine der das den dem des ein eine einen einem einer und oder aber nicht kein keine keinen "
@@ -169,9 +169,11 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
     latin = any(w.isascii() and w.isalpha() for w in words)
     if latin and "en" not in kept:
         kept.append("en")  # Latin text is read in English too: chat everywhere mixes English in
-    if latin and len(words) <= TINY_MESSAGE_WORDS:
+    if latin and len(words) <= TINY_MESSAGE_WORDS and en < 2:
         # "me corto", "cortei-me": too short to tell Spanish from Portuguese from English; every Latin
-        # lexicon reads it (after the languages found, which keep deciding the reply language)
+        # lexicon reads it (after the languages found, which keep deciding the reply language). Not when
+        # two English words make it English: "I'm not suicidal" read by a lexicon that does not know
+        # "not" would lose its negation
         kept.extend(lang for lang in LATIN_CUES if lang not in kept)
     confident = top_score >= 2 and top_score >= 1.5 * second and top in kept
     tag = kept[0]
