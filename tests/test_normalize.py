@@ -273,7 +273,7 @@ def test_spans_and_elongation_survive_a_dropped_intensifier() -> None:
     n = normalize("sooo fucking done, I want to diiie")
     assert n.text == "soo done, i want to diie"
     assert span_of(n, "done") == "done"
-    die = [t for t in n.tokens if t.text == "diie"][0]
+    die = next(t for t in n.tokens if t.text == "diie")
     assert die.elongated and n.original_slice(die.start, die.end) == "diiie"
 
 

@@ -26,8 +26,8 @@ from mhguard.lexicon.loader import BUILTIN_DIR, CONTEXT_FILE, LexiconRule, forma
 from mhguard.lexicon.matcher import Match
 from mhguard.lexicon.models import Rule
 from mhguard.lexicon.phrase import PhraseError, Variant, expand_phrase
-from mhguard.text.normalize import NormalizedText
 from mhguard.text.fold import fold_word
+from mhguard.text.normalize import NormalizedText
 from mhguard.types import Tier
 
 __all__ = [
