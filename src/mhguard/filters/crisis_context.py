@@ -609,6 +609,16 @@ class _Judge:
         if rule.context.hypothetical and not protected:
             hyp = self._cue_before(HYPOTHETICAL, m, None)
 
+        if not rule.context.other_person and self._pronoun_alias(m):
+            # a rule about what is done to the user ("mi papá me pega": its subject is someone else on
+            # purpose) read through a third-person alias ("mi hermano se golpea") is someone else's
+            j.notes.append(f"read through a third-person form; the match alone is {rule.category} at tier "
+                           f"{rule.tier}")
+            j.category = "other_person"
+            j.tier = Tier.CONCERN
+            j.modifiers.append(model.other_person.modifier)
+            return j
+
         if rule.context.other_person and not protected and hyp is None:
             other, how = self._other_person(m)
             if other:
