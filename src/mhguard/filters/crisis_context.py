@@ -609,7 +609,7 @@ class _Judge:
         if rule.context.hypothetical and not protected:
             hyp = self._cue_before(HYPOTHETICAL, m, None)
 
-        if not rule.context.other_person and self._pronoun_alias(m):
+        if not protected and not rule.context.other_person and self._pronoun_alias(m):
             # a rule about what is done to the user ("mi papá me pega": its subject is someone else on
             # purpose) read through a third-person alias ("mi hermano se golpea") is someone else's
             j.notes.append(f"read through a third-person form; the match alone is {rule.category} at tier "
