@@ -150,10 +150,10 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
         if weights is not None:
             for lang, weight in weights:
                 scores[lang] = scores.get(lang, 0.0) + weight
+    latin = any(w.isascii() and w.isalpha() for w in words)
+    tiny = latin and len(words) <= TINY_MESSAGE_WORDS
     if not scores:
-        if len(words) <= TINY_MESSAGE_WORDS and any(w.isascii() and w.isalpha() for w in words):
-            return LanguageGuess(tuple(LATIN_CUES), confident=False, tag="en")  # see below
-        return LanguageGuess(("en",), confident=False, tag="en")
+        return LanguageGuess(tuple(LATIN_CUES) if tiny else ("en",), confident=False, tag="en")  # see below
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     top, top_score = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -166,10 +166,9 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
     kept = [lang for lang, score in ranked
             if lang not in LATIN_CUES or lang == "en" or (score >= least and score >= 0.5 * en)]
     kept = [lang for lang in kept if lang != "en" or en >= 1]
-    latin = any(w.isascii() and w.isalpha() for w in words)
     if latin and "en" not in kept:
         kept.append("en")  # Latin text is read in English too: chat everywhere mixes English in
-    if latin and len(words) <= TINY_MESSAGE_WORDS and en < 2:
+    if tiny and en < 2:
         # "me corto", "cortei-me": too short to tell Spanish from Portuguese from English; every Latin
         # lexicon reads it (after the languages found, which keep deciding the reply language). Not when
         # two English words make it English: "I'm not suicidal" read by a lexicon that does not know
