@@ -166,11 +166,10 @@ _KEY: Final = 4
 #: Distinct token texts whose lookups are remembered; emptied when full so memory stays bounded.
 _INFO_CACHE: Final = 50_000
 
-# What a token text triggers: regexes by its start, literals and further-clause literals worth a substring
-# test (their three-letter piece is in the token)
-_TokenTriggers = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...], dict[int, frozenset[int]],
-                       dict[int, tuple[tuple[int, str], ...]]]
-_NO_TRIGGERS: Final[_TokenTriggers] = ((), (), {}, {})
+# What a token text triggers: regexes by its start, literals worth a substring test (their three-letter
+# piece is in the token), and the further clauses its own letters satisfy (bits, see ``_clause_bits``)
+_TokenTriggers = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...], int]
+_NO_TRIGGERS: Final[_TokenTriggers] = ((), (), 0)
 # (token start, token end, rule index, phrase index, fuzzy, alias, char start, char end); char offsets of
 # phrase matches are -1 until the end, as most raw matches are dropped as duplicates
 _Raw = tuple[int, int, int, int, bool, bool, int, int]
@@ -267,27 +266,37 @@ class CompiledLexicon:
                 for lit in needs:
                     by_literal.setdefault(lit, []).append(k)
         self._regex_always = tuple(always)
-        # each further clause is satisfied when one of its literals is in the text; a literal is looked
-        # for only when a word of the text holds its three-letter piece (found per token, cached)
-        # (a literal without such a piece, "i am", "od", is tested against the text directly)
-        clause_grams: dict[str, list[tuple[int, int, str]]] = {}
-        clause_plain: list[tuple[tuple[int, str], ...]] = []
-        need: list[int] = []
-        for k, regex_clauses in enumerate(also):
-            plain: list[tuple[int, str]] = []
+        # each further clause of every regex is one bit of a Python int: a token's own letters set the bits
+        # of the clauses they satisfy (worked out once per token text), OR-ed over the message; a clause
+        # literal that can span words ("i am", CJK) is tested against the text, and only for a regex
+        # that its pre-check let through
+        clause_grams: dict[str, dict[str, int]] = {}
+        offsets: list[int] = []
+        fulls: list[int] = []
+        rests: list[tuple[tuple[int, tuple[str, ...]], ...]] = []
+        bit = 0
+        for regex_clauses in also:
+            offsets.append(bit)
+            fulls.append((1 << len(regex_clauses)) - 1)
+            rest: list[tuple[int, tuple[str, ...]]] = []
             for ci, clause in enumerate(regex_clauses):
+                spanning: list[str] = []
                 for lit in clause:
                     gram = _word_gram(lit)
-                    if gram is None:
-                        plain.append((ci, lit))
+                    if gram is not None and _in_one_word(lit):
+                        by_lit = clause_grams.setdefault(gram, {})
+                        by_lit[lit] = by_lit.get(lit, 0) | (1 << (bit + ci))
                     else:
-                        clause_grams.setdefault(gram, []).append((k, ci, lit))
-            need.append(len(regex_clauses))
-            clause_plain.append(tuple(plain))
-        self._clause_grams = {g: tuple(v) for g, v in clause_grams.items()}
+                        spanning.append(lit)
+                if spanning:
+                    rest.append((ci, tuple(sorted(spanning, key=len))))
+            rests.append(tuple(rest))
+            bit += len(regex_clauses)
+        self._clause_grams = {g: tuple(v.items()) for g, v in clause_grams.items()}
         self._clause_gram_keys = frozenset(clause_grams)
-        self._clause_plain = tuple(clause_plain)
-        self._clauses_needed = tuple(need)
+        self._clause_offset = tuple(offsets)
+        self._clause_full = tuple(fulls)
+        self._clause_rest = tuple(rests)
         self._regex_by_prefix = {key: tuple(ws) for key, ws in by_prefix.items()}
         self._regex_key_lengths = tuple(sorted({len(key) for key in by_prefix}))
         #: token text -> the regexes its start triggers (tokens repeat: each is worked out once)
@@ -538,7 +547,7 @@ class CompiledLexicon:
         run = set(self._regex_always)
         cache = self._regex_token_triggers
         literals: set[tuple[str, tuple[int, ...]]] = set()
-        hits = []
+        bits = 0
         for t in set(texts):
             hit = cache.get(t)
             if hit is None:
@@ -548,37 +557,34 @@ class CompiledLexicon:
                 cache[t] = hit
             if hit is _NO_TRIGGERS:
                 continue  # most words
-            hits.append(hit)
             if hit[0]:
                 run.update(hit[0])
             if hit[1]:
                 literals.update(hit[1])
+            bits |= hit[2]
         for lit, ks in (*literals, *self._regex_short_literals):
             if lit in text:
                 run.update(ks)
-        need = self._clauses_needed
-        checked = {k for k in run if need[k]}
-        if checked:
-            met: dict[int, set[int]] = {k: set() for k in checked}
-            plain = self._clause_plain
-            for k in checked:
-                if plain[k]:
-                    done = met[k]
-                    for ci, lit in plain[k]:
-                        if ci not in done and lit in text:
-                            done.add(ci)
-            for hit in hits:
-                sure, maybe = hit[2], hit[3]
-                if sure:
-                    for k in checked.intersection(sure):
-                        met[k].update(sure[k])
-                if maybe:
-                    for k in checked.intersection(maybe):
-                        done = met[k]
-                        for ci, lit in maybe[k]:
-                            if ci not in done and lit in text:
-                                done.add(ci)
-            run = {k for k in run if not need[k] or len(met[k]) == need[k]}
+        if run:
+            offset, full, rest = self._clause_offset, self._clause_full, self._clause_rest
+            passed = set()
+            for k in run:
+                have = (bits >> offset[k]) & full[k]
+                if have != full[k]:
+                    # the clauses still open need a literal that may span words; the first one missing
+                    # settles it
+                    for ci, lits in rest[k]:
+                        if not have >> ci & 1:
+                            for lit in lits:
+                                if lit in text:
+                                    have |= 1 << ci
+                                    break
+                            else:
+                                break
+                    if have != full[k]:
+                        continue
+                passed.add(k)
+            run = passed
         if not run:
             return
         tokens = nt.tokens
@@ -616,18 +622,14 @@ class CompiledLexicon:
                     lits.append((lit, ks))
                 elif lit in t:
                     hits.update(ks)
-        met: dict[int, set[int]] = {}
-        maybe: dict[int, list[tuple[int, str]]] = {}
+        bits = 0
         for gram in pieces.intersection(self._clause_gram_keys):
-            for k, ci, lit in self._clause_grams[gram]:
-                if not _in_one_word(lit):
-                    maybe.setdefault(k, []).append((ci, lit))
-                elif lit in t:
-                    met.setdefault(k, set()).add(ci)
-        if not (hits or lits or met or maybe):
+            for lit, mask in self._clause_grams[gram]:
+                if lit in t:
+                    bits |= mask
+        if not (hits or lits or bits):
             return _NO_TRIGGERS
-        return (tuple(hits), tuple(lits), {k: frozenset(v) for k, v in met.items()},
-                {k: tuple(v) for k, v in maybe.items()})
+        return (tuple(hits), tuple(lits), bits)
 
     def _finish(self, raw: list[_Raw], tokens: Sequence[Token]) -> list[Match]:
         keyed = []
