@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -393,20 +394,32 @@ class TestLargeInputs:
             lexicon.find_text(text)
             assert time.perf_counter() - start < 5, text[:20]
 
-    def test_linear_cost(self, lexicon: CompiledLexicon) -> None:
+    def test_linear_work(self, lexicon: CompiledLexicon, monkeypatch: pytest.MonkeyPatch) -> None:
+        # the work counted in trie steps, not seconds (timing belongs in benchmarks/bench_core.py): ten
+        # times the text is about ten times the steps, not a hundred
         unit = "want to want to wish i was i feel so tired of this "
+        steps = 0
+        expand, step = lexicon._expand, lexicon._step
 
-        def cost(n: int) -> float:
-            text = unit * n
-            best = float("inf")
-            for _ in range(3):
-                start = time.perf_counter()
-                lexicon.find_text(text)
-                best = min(best, time.perf_counter() - start)
-            return best
+        def counted(fn: Any) -> Any:
+            def wrapper(*args: Any) -> Any:
+                nonlocal steps
+                steps += 1
+                return fn(*args)
+            return wrapper
 
-        small, large = cost(200), cost(2000)
-        assert large < small * 25  # ten times the text: well under quadratic
+        monkeypatch.setattr(lexicon, "_expand", counted(expand))
+        monkeypatch.setattr(lexicon, "_step", counted(step))
+
+        def work(n: int) -> int:
+            nonlocal steps
+            steps = 0
+            lexicon.find_text(unit * n)
+            return steps
+
+        small, large = work(200), work(2000)
+        assert small > 0
+        assert large <= small * 11
 
     def test_regex_timeout_fails_closed(self, tmp_path: Path) -> None:
         path = write(tmp_path, "slow.yaml", "language: en\nrules:\n  - id: suicide.slow\n    category: suicide\n"
