@@ -40,7 +40,7 @@ def test_two_signs_add_up_to_low_with_an_explanation(crisis: CrisisFilter) -> No
 
 @pytest.mark.parametrize("text", [
     "I feel worthless.",                                   # one sign
-    "I just feel like a burden to everyone",               # one sign, matched by two rules on the same words
+    "I just feel so empty inside",                         # one sign, matched by three rules on the same words
     "My sister feels worthless and she can't do this anymore.",   # someone else's distress
     "I'm not hopeless, and I don't feel worthless anymore.",      # negated
 ])

@@ -257,6 +257,21 @@ class TestMatching:
         assert ids(lexicon, "want to just fucking really die") == ["suicide.passive_wish"]
         assert ids(lexicon, "want to go out and then die") == []
 
+    def test_fillers_are_skipped_inside_a_phrase(self, tmp_path: Path) -> None:
+        path = write(tmp_path, "f.yaml", "language: en\nrules:\n  - id: suicide.ready\n    category: suicide\n"
+                     "    tier: high\n    phrases:\n      - i am ready to die\n")
+        lex = load_lexicon(path).compile(fillers=["really", "honestly", "so"])
+        plain = load_lexicon(path).compile()
+        assert ids(lex, "I am honestly ready to die") == ["suicide.ready"]
+        assert ids(plain, "I am honestly ready to die") == []
+        assert ids(lex, "i am really so ready to die") == ["suicide.ready"]  # two in a row
+        assert ids(lex, "i am really so so ready to die") == []  # more than MAX_FILLERS
+        assert ids(lex, "i am ready to really die") == ["suicide.ready"]  # anywhere inside
+        # never before the first word, and the match does not reach over a filler after the last
+        found = lex.find_text("so i am ready to die really")
+        assert [(m.start, m.end) for m in found] == [(3, 20)]
+        assert ids(lex, "i am not ready to die") == []  # only the listed words
+
     def test_punctuation_between_words_is_ignored(self, lexicon: CompiledLexicon) -> None:
         assert ids(lexicon, "wish... i was -- dead") == ["suicide.passive_wish"]
 

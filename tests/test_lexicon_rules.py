@@ -140,3 +140,30 @@ def test_context_cue_examples(language: str, name: str, section: object) -> None
                 problems.append(f"counter-example {text!r}: want active findings without {modifier!r}, "
                                 f"got {describe(findings)}")
     assert not problems, f"context.{name}:\n  " + "\n  ".join(problems)
+
+
+def all_filler_lists() -> Iterator[object]:
+    from mhguard.filters.crisis_context import load_context
+
+    for language in builtin_lexicon_names():
+        if (BUILTIN_DIR / language / CONTEXT_FILE).exists():
+            fillers = load_context(language).model.fillers
+            if fillers.words:
+                yield pytest.param(language, fillers, id=f"{language}/context.fillers")
+
+
+@pytest.mark.parametrize(("language", "fillers"), list(all_filler_lists()))
+def test_filler_examples(language: str, fillers: object) -> None:
+    # each example is matched by a phrase only because a filler word inside it is skipped
+    from mhguard.filters.crisis_context import Fillers
+
+    assert isinstance(fillers, Fillers)
+    assert fillers.examples, "context.fillers needs examples"
+    words = set(fillers.words)
+    problems = []
+    for text in fillers.examples:
+        active = [f for f in check(language, text) if f.active]
+        inner = [f for f in active if words & set(normalize(f.matched).text.split()[1:])]
+        if not inner:
+            problems.append(f"example {text!r}: want an active finding over a filler word, got {describe(active)}")
+    assert not problems, "context.fillers:\n  " + "\n  ".join(problems)

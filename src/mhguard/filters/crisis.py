@@ -156,6 +156,7 @@ def build_matcher(
         aliases=context.model.other_person.aliases,
         inner_aliases=context.model.other_person.verb_aliases,
         regex_timeout=regex_timeout,
+        fillers=context.model.fillers.words,
     )
     matcher = CrisisMatcher(lexicon=lexicon, context=context, compiled=compiled)
     if key is not None:

@@ -118,6 +118,17 @@ class FuzzyWords(BaseModel):
     ignore: list[str] = []
 
 
+class Fillers(BaseModel):
+    """Words a phrase may have between two of its words without listing them: "i am honestly ready to
+    die" matches "i am ready to die". Never at a phrase's start; regex rules are not affected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    words: list[str] = []
+    #: Texts that a rule matches only because a filler word is skipped (the tests check each one).
+    examples: list[str] = []
+
+
 class ContextFile(BaseModel):
     """The top level of a ``context.yaml`` file."""
 
@@ -136,6 +147,7 @@ class ContextFile(BaseModel):
     protected: Protected = Protected()
     framing_categories: list[str] = []
     fuzzy: FuzzyWords = FuzzyWords()
+    fillers: Fillers = Fillers()
 
 
 

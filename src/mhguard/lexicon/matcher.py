@@ -161,6 +161,8 @@ _Info = tuple["_Node | None", "tuple[str, bool] | None", "Candidates | None", bo
 _MISSING: Final = object()
 #: Extra literal sets tested before a triggered regex runs (each a substring test or a few).
 MAX_EXTRA_CLAUSES: Final = 6
+#: Filler words ("really", "honestly") skipped in a row inside a phrase.
+MAX_FILLERS: Final = 2
 #: Regex pre-checks are looked up by the first (up to) _KEY letters of a token.
 _KEY: Final = 4
 #: Distinct token texts whose lookups are remembered; emptied when full so memory stays bounded.
@@ -199,6 +201,7 @@ class CompiledLexicon:
         inner_aliases: Mapping[str, str] | None = None,
         regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
         cues: Sequence[LexiconRule] = (),
+        fillers: Iterable[str] = (),
     ) -> None:
         # cues come after the rules, so "is this a rule" is one comparison of the rule index
         self._entries: tuple[LexiconRule, ...] = (*rules, *cues)
@@ -317,6 +320,8 @@ class CompiledLexicon:
             **{fold_word(k): (fold_word(v), False) for k, v in (inner_aliases or {}).items()},
             **{fold_word(k): (fold_word(v), True) for k, v in (aliases or {}).items()},
         }
+        #: words skipped between two words of a phrase ("i am honestly ready to die"); never at its start
+        self._fillers: frozenset[str] = frozenset(fold_word(w) for w in fillers)
         self._infos: dict[str, _Info | None] = {}
         self._fuzzy: FuzzyIndex | None = (
             FuzzyIndex(vocabulary, stems, stopwords=fuzzy_stopwords, ignore=fuzzy_ignore) if fuzzy else None
@@ -393,8 +398,9 @@ class CompiledLexicon:
         ):
             special = True
         result: _Info | None = None
-        if child is not None or special or alias is not None or cand is not None:
-            result = (child, alias, cand, special, alias is not None or cand is not None)
+        filler = t in self._fillers
+        if child is not None or special or alias is not None or cand is not None or filler:
+            result = (child, alias, cand, special, alias is not None or cand is not None or filler)
         if len(self._infos) >= _INFO_CACHE:
             self._infos = {}
         self._infos[t] = result
@@ -479,6 +485,8 @@ class CompiledLexicon:
         if node.more:
             if node.prefixes or spec[pos]:
                 self._step(node, pos, texts, elong, fz, al, stack, infs[pos])
+                if texts[pos] in self._fillers:
+                    self._skip_fillers(node, pos + 1, texts, infs, elong, spec, fz, al, stack)
             else:
                 child = node.words.get(texts[pos])
                 if child is not None:
@@ -493,6 +501,21 @@ class CompiledLexicon:
                     child = words.get(texts[p])
                     if child is not None:
                         stack.append((child, p + 1, fz, al))
+
+    def _skip_fillers(
+        self, node: _Node, pos: int, texts: list[str], infs: list[_Info | None], elong: list[bool],
+        spec: list[bool], fz: bool, al: bool, stack: list[_State],
+    ) -> None:
+        """Continue ``node`` at the word after a filler (and after up to MAX_FILLERS fillers in a row)."""
+        for p in range(pos, min(pos + MAX_FILLERS, len(texts))):
+            if node.prefixes or spec[p]:
+                self._step(node, p, texts, elong, fz, al, stack, infs[p])
+            else:
+                child = node.words.get(texts[p])
+                if child is not None:
+                    stack.append((child, p + 1, fz, al))
+            if texts[p] not in self._fillers:
+                break
 
     def _step(
         self,
