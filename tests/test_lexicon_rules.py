@@ -163,7 +163,7 @@ def test_filler_examples(language: str, fillers: object) -> None:
     problems = []
     for text in fillers.examples:
         active = [f for f in check(language, text) if f.active]
-        inner = [f for f in active if words & set(normalize(f.matched).text.split()[1:])]
+        inner = [f for f in active if words & {t.text for t in normalize(f.matched).tokens[1:]}]
         if not inner:
             problems.append(f"example {text!r}: want an active finding over a filler word, got {describe(active)}")
     assert not problems, "context.fillers:\n  " + "\n  ".join(problems)
