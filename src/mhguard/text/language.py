@@ -40,7 +40,7 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "algo mis tú te ti tu tus tengo tiene quiero puedo siento hoy ahora aquí aqui voy vas va soy eres "
         "era anoche ayer mañana noche día dia días dias vez veces siempre nunca casi solo sólo pienso creo "
         "ganas vida morir casa quién cómo dónde donde pues ojalá ojala odio valgo sirvo merezco aguanto "
-        "soporto necesito estoy siento sentía sentia".split()),
+        "soporto necesito estoy siento sentía sentia quedan queda razones razón razon intenté intente".split()),
     "pt": frozenset(
         "que de o e do da em um para é com não nao uma os no se na por mais as dos como mas foi ao ele das "
         "tem à seu sua ou ser quando muito há nos já está eu também tambem só pelo pela até isso ela entre "
@@ -48,7 +48,7 @@ LATIN_CUES: Final[dict[str, frozenset[str]]] = {
         "meu minha tenho lhe este dele tu te vocês meus minhas teu tua nosso nossa tô tá pra pro né "
         "queria quero vou vai hoje agora aqui ontem noite dia vida morrer casa tudo nada ninguém ninguem "
         "sempre nunca coisa onde acho estou sou sinto sentia odeio aguento mereço mereco consigo valho "
-        "preciso".split()),
+        "preciso tentei tentou tentando enforcar enforcando".split()),
     "fr": frozenset(
         "je j de la le et les des en un une du est que qui pas ne n pour dans ce il elle au sur se plus "
         "par avec tout mais ou son sa ses leur nous vous ils elles mon ma mes moi toi tu te t m c ça ca "
