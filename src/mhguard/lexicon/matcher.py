@@ -277,6 +277,7 @@ class CompiledLexicon:
         offsets: list[int] = []
         fulls: list[int] = []
         rests: list[tuple[tuple[int, tuple[str, ...]], ...]] = []
+        rest_masks: list[int] = []
         bit = 0
         for regex_clauses in also:
             offsets.append(bit)
@@ -294,12 +295,15 @@ class CompiledLexicon:
                 if spanning:
                     rest.append((ci, tuple(sorted(spanning, key=len))))
             rests.append(tuple(rest))
+            rest_masks.append(sum(1 << ci for ci, _ in rest))
             bit += len(regex_clauses)
         self._clause_grams = {g: tuple(v.items()) for g, v in clause_grams.items()}
         self._clause_gram_keys = frozenset(clause_grams)
         self._clause_offset = tuple(offsets)
         self._clause_full = tuple(fulls)
         self._clause_rest = tuple(rests)
+        #: the clauses that a literal spanning words can satisfy (the others only a word's own letters)
+        self._clause_rest_mask = tuple(rest_masks)
         self._regex_by_prefix = {key: tuple(ws) for key, ws in by_prefix.items()}
         self._regex_key_lengths = tuple(sorted({len(key) for key in by_prefix}))
         #: token text -> the regexes its start triggers (tokens repeat: each is worked out once)
@@ -589,11 +593,14 @@ class CompiledLexicon:
             if lit in text:
                 run.update(ks)
         if run:
-            offset, full, rest = self._clause_offset, self._clause_full, self._clause_rest
+            offset, full, rest, rest_mask = (self._clause_offset, self._clause_full, self._clause_rest,
+                                             self._clause_rest_mask)
             passed = set()
             for k in run:
                 have = (bits >> offset[k]) & full[k]
                 if have != full[k]:
+                    if have | rest_mask[k] != full[k]:
+                        continue  # a clause only a word of the text could satisfy is not satisfied
                     # the clauses still open need a literal that may span words; the first one missing
                     # settles it
                     for ci, lits in rest[k]:
