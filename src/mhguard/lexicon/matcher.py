@@ -169,7 +169,7 @@ _KEY: Final = 4
 _INFO_CACHE: Final = 50_000
 
 # What a token text triggers: regexes by its start, literals worth a substring test (their three-letter
-# piece is in the token), and the further clauses its own letters satisfy (bits, see ``_clause_bits``)
+# piece is in the token), and the further clauses its own letters satisfy (bits, see ``_clause_offset``)
 _TokenTriggers = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...], int]
 _NO_TRIGGERS: Final[_TokenTriggers] = ((), (), 0)
 # (token start, token end, rule index, phrase index, fuzzy, alias, char start, char end); char offsets of
