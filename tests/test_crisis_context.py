@@ -216,6 +216,14 @@ class TestOtherPerson:
         assert any("aimed_at_other" in f.modifiers or f.category in ("harassment", "harm_to_others")
                    for f in findings)
 
+    def test_harassment_words_inside_a_longer_rule_match_stay_the_rules(self) -> None:
+        # a voice that says "die" quotes the insult; the command-hallucination rule is written around it
+        findings = check("ek awaaz kehti hai ki tu mar ja")
+        voices = [f for f in findings if f.category == "psychosis_mania"]
+        assert voices and all(f.tier >= Tier.HIGH and "aimed_at_other" not in f.modifiers for f in voices)
+        # the insult alone is still aimed at someone else
+        assert risk("tu mar ja kamine") <= Tier.CONCERN
+
     def test_kms_is_the_users_own(self) -> None:
         assert risk("honestly i want to kms") >= Tier.LOW
 

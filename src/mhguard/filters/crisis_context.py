@@ -589,8 +589,10 @@ class _Judge:
 
         protected = self.ctx.is_protected(rule)
         for h in self.cues.get(HARASSMENT, ()) if not protected else ():
-            # "how to kill yourself" is a method question in the generic "you", never harassment
-            if _overlaps(h, m) and not self.subject_is_user(h.token_start):
+            # "how to kill yourself" is a method question in the generic "you", never harassment; a rule
+            # written around the words ("a voice says: die") knows its context better, as with idioms
+            inside = m.start <= h.start and h.end <= m.end and (m.end - m.start) > (h.end - h.start)
+            if _overlaps(h, m) and not inside and not self.subject_is_user(h.token_start):
                 j.category = model.harassment.category
                 j.tier = model.harassment.tier
                 j.modifiers.append(model.harassment.modifier)
