@@ -125,6 +125,24 @@ def test_whitespace_controls_become_single_spaces() -> None:
     assert text_of("one\u00a0two\u2003three\u3000four\u2028five") == "one two three four five"
 
 
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("I want to end itI have nothing", "i want to end it i have nothing"),  # a title run into its body
+    ("wanna dieMaybe tomorrow", "want to die maybe tomorrow"),
+    ("so tiredI'm done", "so tired i am done"),
+    ("my iPhone and TikTok and YouTube", "my iphone and tiktok and youtube"),  # names stay whole
+    ("I am OK. HELLO There", "i am ok. hello there"),  # capitals after capitals or a space: nothing
+    ("ÉtéBien", "étébien"),  # only ASCII letters show the boundary
+])
+def test_missing_space_at_a_case_change(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+def test_missing_space_tokens_map_back() -> None:
+    nt = normalize("end itI have")
+    assert [(t.text, nt.original_slice(t.start, t.end)) for t in nt.tokens] == [
+        ("end", "end"), ("it", "it"), ("i", "I"), ("have", "have")]
+
+
 def test_emoji_are_kept_but_are_not_tokens() -> None:
     n = normalize("I feel 😞 today ❤️ 👨\u200d👩\u200d👧")
     assert "😞" in n.text

@@ -7,6 +7,12 @@ and matched token by token, so every rule below applies identically to messages 
 
 Pipeline, in order (each step says WHY it sits where it does)
 -----------------------------------------------------------------
+0. A missing space between two words is put back where the case shows it: after a word of 2+ lower-case
+   ASCII letters that runs into a capitalised word ("woodsMaybe" -> "woods Maybe"), and before the pronoun
+   "I" ("end itI have nothing" -> "end it I have"). Posts whose title runs into the body and words typed
+   without a space otherwise become one unknown word. Names that start with a capital or a single letter
+   stay whole ("TikTok", "YouTube", "iPhone", "eBay"). FIRST, because casefolding (step 3) erases the case
+   that shows the boundary.
 1. Lone surrogates -> U+FFFD, apostrophe variants (’ ‘ ‛ ` ´ ʼ ʹ ′ ＇) -> ``'``, typographic double quotes
    (“ ” „ ‟ ″ ‶ 〝 〞 〟) -> ``"``. One-to-one character swaps, so no offset bookkeeping. FIRST, because NFKC
    would turn ``´`` into "space + combining accent" (splitting "don´t" into two words) and because nothing
@@ -162,6 +168,8 @@ _INTENSIFIER: Final = re.compile(
     r"\b(?:fucking|fuckin|fking|fkn|freaking|freakin|fricking|frickin|frigging|friggin|effing|goddamn|"
     r"goddamned|godamn)\b +(?!out\b)(?=\w)")
 _INTENSIFIER_STEMS: Final = ("fuck", "fk", "freak", "frick", "frig", "effing", "goddam", "godam")
+# step 0: a lower-case word running into a capitalised one, or any letter running into the pronoun "I"
+_CAMEL: Final = re.compile(r"(?<![A-Za-z])[a-z]{2,}(?=[A-Z][a-z])|[a-z](?=I\b|I')")
 _WS: Final = re.compile(r"\A\s+|\s+\Z|\s{2,}|[^\S ]")
 
 # Step 3: characters that may combine with the preceding one under NFKC: combining marks, Hangul medial and
@@ -802,6 +810,10 @@ def _edit(t: str, pattern: _Pattern, repl: Callable[[Any, int], str]) -> tuple[s
     return "".join(out), regions
 
 
+def _space_after_repl(m: Any, n: int) -> str:
+    return str(m.group()) + " "
+
+
 def _ws_repl(m: Any, n: int) -> str:
     return "" if m.start() == 0 or m.end() == n else " "
 
@@ -1046,9 +1058,13 @@ def normalize(text: str) -> NormalizedText:
 
 def _normalize(text: str, find_spans: Callable[[str, int, list[str]], list[_Span]]) -> NormalizedText:
     maps: list[_OffsetMap] = []  # one per length-changing step, in order
-    if text.isascii():
+    t = text
+    if _CAMEL.search(t):  # step 0, before casefolding erases the case
+        t, regions = _edit(t, _CAMEL, _space_after_repl)
+        maps.append(_OffsetMap(regions))
+    if t.isascii():
         # ASCII fast path: no surrogates, nothing for NFKC, casefold == lower, only ` as an apostrophe.
-        t = text.lower()
+        t = t.lower()
         printable = t.isprintable()
         if not printable and _A_DELETE.search(t):  # step 2 (control characters)
             t, regions = _edit(t, _A_DELETE, _delete_repl)
@@ -1057,7 +1073,6 @@ def _normalize(text: str, find_spans: Callable[[str, int, list[str]], list[_Span
             t = t.replace("`", "'")
         flags = 0
     else:
-        t = text
         if _CHAR_TRIGGER.search(t):  # step 1, before NFKC (which would split "´" into space + accent)
             t = _CHAR_RUN.sub(_char_repl, t)
         # step 2, before NFKC (so marks separated by invisible characters still compose).
