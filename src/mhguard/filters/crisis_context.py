@@ -408,6 +408,11 @@ def _overlaps(a: Match, b: Match) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+def _strictly_inside(cue: Match, m: Match) -> bool:
+    """Does ``m`` contain ``cue`` and more? A rule written around a cue's words knows their context."""
+    return m.start <= cue.start and cue.end <= m.end and (m.end - m.start) > (cue.end - cue.start)
+
+
 def _cue_text(m: Match, nt: NormalizedText) -> str:
     return nt.text[m.start : m.end]
 
@@ -580,8 +585,7 @@ class _Judge:
         model = self.ctx.model
 
         for idiom in idioms:
-            if _overlaps(idiom, m) and not (m.start <= idiom.start and idiom.end <= m.end and
-                                             (m.end - m.start) > (idiom.end - idiom.start)):
+            if _overlaps(idiom, m) and not _strictly_inside(idiom, m):
                 j.tier = Tier.NONE
                 j.modifiers.append("idiom")
                 j.notes.append(f"part of the idiom '{_cue_text(idiom, nt)}' ({idiom.rule.id})")
@@ -591,8 +595,7 @@ class _Judge:
         for h in self.cues.get(HARASSMENT, ()) if not protected else ():
             # "how to kill yourself" is a method question in the generic "you", never harassment; a rule
             # written around the words ("a voice says: die") knows its context better, as with idioms
-            inside = m.start <= h.start and h.end <= m.end and (m.end - m.start) > (h.end - h.start)
-            if _overlaps(h, m) and not inside and not self.subject_is_user(h.token_start):
+            if _overlaps(h, m) and not _strictly_inside(h, m) and not self.subject_is_user(h.token_start):
                 j.category = model.harassment.category
                 j.tier = model.harassment.tier
                 j.modifiers.append(model.harassment.modifier)

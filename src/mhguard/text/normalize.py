@@ -14,9 +14,9 @@ Pipeline, in order (each step says WHY it sits where it does)
    stay whole ("TikTok", "YouTube", "iPhone", "eBay"). FIRST, because casefolding (step 3) erases the case
    that shows the boundary.
 1. Lone surrogates -> U+FFFD, apostrophe variants (’ ‘ ‛ ` ´ ʼ ʹ ′ ＇) -> ``'``, typographic double quotes
-   (“ ” „ ‟ ″ ‶ 〝 〞 〟) -> ``"``. One-to-one character swaps, so no offset bookkeeping. FIRST, because NFKC
-   would turn ``´`` into "space + combining accent" (splitting "don´t" into two words) and because nothing
-   after this step must ever see a surrogate.
+   (“ ” „ ‟ ″ ‶ 〝 〞 〟) -> ``"``. One-to-one character swaps, so no offset bookkeeping. Right after step 0
+   (which reads only ASCII letters), because NFKC would turn ``´`` into "space + combining accent"
+   (splitting "don´t" into two words) and because nothing after this step must ever see a surrogate.
 2. Delete invisible characters: every format character (Cf: zero-width space/joiners, bidi controls, soft
    hyphen, BOM, tags ...), every Default_Ignorable code point (variation selectors, Hangul fillers, CGJ ...)
    and every control character (Cc) that is not whitespace. BEFORE NFKC so a base letter and a combining mark
