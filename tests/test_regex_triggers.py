@@ -18,7 +18,7 @@ from mhguard.lexicon import BUILTIN_DIR, builtin_lexicon_names, load_lexicon
 from mhguard.lexicon.loader import compile_rules
 from mhguard.lexicon.matcher import CompiledLexicon
 from mhguard.lexicon.models import Rule
-from mhguard.lexicon.triggers import required_clauses
+from mhguard.lexicon.triggers import required_clauses, required_literals
 from mhguard.text.normalize import normalize
 
 
@@ -35,6 +35,15 @@ def test_clauses_take_alternatives_and_short_literals() -> None:
 def test_optional_and_negative_parts_are_not_required() -> None:
     clauses = required_clauses(r"\bi (?:really )?want(?! to eat)\b")
     assert all("really" not in c and "to eat" not in c for clause in clauses for c in clause)
+
+
+def test_unicode_properties_do_not_hide_the_literals() -> None:
+    # \p{..} is regex-module syntax; it stands for a class, so the literals around it still count
+    clauses = required_clauses(r"(?<![\p{L}\p{M}])(?:ab|अब)\s(?:mujhe|मुझे)\skuch\p{Mn}*")
+    assert frozenset({"ab", "अब"}) in clauses and frozenset({"kuch"}) in clauses
+    assert required_literals(r"x\p{L}yyy(?=[\P{L}])") == frozenset({"yyy"})
+    # an escaped backslash before "p{" is a literal backslash, not a property
+    assert required_literals(r"abc\\p{L}") == frozenset({"abc\\p{L}"})
 
 
 def _lexicon_texts() -> list[tuple[str, CompiledLexicon, list[str]]]:

@@ -10,6 +10,7 @@ the ``regex`` module knows, no literal that every match needs) there is no pre-c
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -137,11 +138,22 @@ def _clauses(items: Iterable[tuple[Any, Any]]) -> list[_Set]:
     return out
 
 
+# A Unicode property (\p{L}, \P{Mn}), which only the regex module knows, stands for a set of characters and
+# never for literal text, so for finding literals it may be read as any other class (\w); Python's parser
+# then reads the pattern instead of giving up on it. An escaped backslash before it ("\\p{") is kept.
+_PROPERTY: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\[pP]\{[^{}]*\}")
+
+
+def _parse_for_literals(pattern: str) -> Any:
+    # \K (keep the match from here) changes no required text; Python's parser does not know it
+    return _parser.parse(_PROPERTY.sub(r"\1\\w", pattern.replace("\\K", "")))
+
+
 def required_clauses(pattern: str) -> list[frozenset[str]]:
     """Literal sets of which every match of ``pattern`` contains one literal EACH (a conjunction):
     ``(?=.*\bpills\b)(?=.*\btonight\b)`` needs "pills" and "tonight". Empty when none can be shown."""
     try:
-        tree = _parser.parse(pattern.replace("\\K", ""))
+        tree = _parse_for_literals(pattern)
     except Exception:
         return []
     if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
@@ -156,8 +168,7 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     Of the possible sets the one with the rarest-looking literals is returned.
     """
     try:
-        # \K (keep the match from here) changes no required text; Python's parser does not know it
-        tree = _parser.parse(pattern.replace("\\K", ""))
+        tree = _parse_for_literals(pattern)
     except Exception:  # syntax of the regex module only, or anything unexpected: no pre-check
         return None
     if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
