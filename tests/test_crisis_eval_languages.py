@@ -23,7 +23,7 @@ MAX_FALSE_POSITIVES = 0.05
 MAX_IDIOM_FALSE_POSITIVES = 0.05
 
 DEV_SETS = [f"crisis_eval_{lang}" for lang in LANGUAGES]
-BLIND_SETS: list[str] = []
+BLIND_SETS = [f"crisis_blind_{lang}" for lang in LANGUAGES]
 
 # Sets on which the lexicons do not reach a bar yet (issue 6 is open). The bars stay; strict xfail turns the
 # suite red as soon as a set meets one, so it is taken off its list and the bar holds from then on.
