@@ -46,6 +46,12 @@ def test_unicode_properties_do_not_hide_the_literals() -> None:
     assert required_literals(r"abc\\p{L}") == frozenset({"abc\\p{L}"})
 
 
+def test_two_cjk_characters_are_a_pre_check() -> None:
+    # one CJK character carries about what a short word does; two are selective enough to test for
+    assert required_literals(r"(?:我爸|我妈)[^。]{0,8}?(?:打我|骂我)") is not None
+    assert required_literals(r"(?:ab|cd)[^.]{0,8}?(?:ef|gh)") is None  # two Latin letters are not
+
+
 def _lexicon_texts() -> list[tuple[str, CompiledLexicon, list[str]]]:
     out = []
     for name in builtin_lexicon_names():

@@ -42,6 +42,12 @@ _COMMON = frozenset(
 )
 
 
+def _length(literal: str) -> int:
+    """A literal's length for the MIN_LITERAL bar, a CJK character counting as two: one of them carries
+    about as much as a short word ("死", "我爸" is as rare as "dad")."""
+    return len(literal) + sum(1 for ch in literal if "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+
+
 def _strength(literal: str) -> int:
     """How rare a literal is likely to be: the length of its longest uncommon word."""
     return max((len(w) for w in literal.split() if w not in _COMMON), default=0)
@@ -71,7 +77,7 @@ def _sequence(items: Iterable[tuple[Any, Any]], min_literal: int = MIN_LITERAL) 
         nonlocal best
         text = "".join(run).strip()
         run.clear()
-        if len(text) >= min_literal:
+        if _length(text) >= min_literal:
             best = _better(best, frozenset({text}))
 
     for op, av in items:
