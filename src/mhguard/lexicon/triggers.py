@@ -150,21 +150,28 @@ def _clauses(items: Iterable[tuple[Any, Any]]) -> list[_Set]:
 _PROPERTY: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\[pP]\{[^{}]*\}")
 
 
-def _parse_for_literals(pattern: str) -> Any:
-    # \K (keep the match from here) changes no required text; Python's parser does not know it
-    return _parser.parse(_PROPERTY.sub(r"\1\\w", pattern.replace("\\K", "")))
+def _parse(pattern: str) -> Any | None:
+    """Python's parse tree of ``pattern``, or ``None`` when it cannot be analysed: syntax only the regex
+    module knows, or flags (the lexicon's patterns run on lower-case normalised text without any)."""
+    try:
+        # \K (keep the match from here) changes no required text; Python's parser does not know it
+        tree = _parser.parse(pattern.replace("\\K", ""))
+    except Exception:
+        return None
+    if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
+        return None
+    return tree
+
+
+def _parse_for_literals(pattern: str) -> Any | None:
+    return _parse(_PROPERTY.sub(r"\1\\w", pattern))
 
 
 def required_clauses(pattern: str) -> list[frozenset[str]]:
     """Literal sets of which every match of ``pattern`` contains one literal EACH (a conjunction):
     ``(?=.*\bpills\b)(?=.*\btonight\b)`` needs "pills" and "tonight". Empty when none can be shown."""
-    try:
-        tree = _parse_for_literals(pattern)
-    except Exception:
-        return []
-    if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
-        return []
-    return list(dict.fromkeys(_clauses(tree.data)))
+    tree = _parse_for_literals(pattern)
+    return [] if tree is None else list(dict.fromkeys(_clauses(tree.data)))
 
 
 def required_literals(pattern: str) -> frozenset[str] | None:
@@ -173,13 +180,8 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     Only patterns without flags are analysed (the lexicon's are matched on lower-case normalised text).
     Of the possible sets the one with the rarest-looking literals is returned.
     """
-    try:
-        tree = _parse_for_literals(pattern)
-    except Exception:  # syntax of the regex module only, or anything unexpected: no pre-check
-        return None
-    if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
-        return None
-    return _sequence(tree.data)
+    tree = _parse_for_literals(pattern)
+    return None if tree is None else _sequence(tree.data)
 
 
 def _edge(item: tuple[Any, Any] | None, inherited: bool, side: int) -> bool:
@@ -256,11 +258,5 @@ def required_prefixes(pattern: str) -> frozenset[str] | None:
     the text): ``\bi am cutting(?=...)`` needs a token starting with "cutting". ``None`` when no such
     set can be shown.
     """
-    try:
-        # \K (keep the match from here) changes no required text; Python's parser does not know it
-        tree = _parser.parse(pattern.replace("\\K", ""))
-    except Exception:
-        return None
-    if tree.state.flags & ~(_const.SRE_FLAG_UNICODE | getattr(_const, "SRE_FLAG_VERBOSE", 0)):
-        return None
-    return _word_sequence(list(tree.data), False, False)
+    tree = _parse(pattern)
+    return None if tree is None else _word_sequence(list(tree.data), False, False)
