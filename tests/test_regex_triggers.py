@@ -16,7 +16,7 @@ import regex
 
 from mhguard.lexicon import BUILTIN_DIR, builtin_lexicon_names, load_lexicon
 from mhguard.lexicon.loader import compile_rules
-from mhguard.lexicon.matcher import CompiledLexicon
+from mhguard.lexicon.matcher import CompiledLexicon, _key_piece
 from mhguard.lexicon.models import Rule
 from mhguard.lexicon.triggers import required_clauses, required_literals
 from mhguard.text.normalize import normalize
@@ -117,3 +117,31 @@ def test_a_regex_needing_two_words_runs_only_when_both_are_there() -> None:
     assert matcher.find(normalize("i have the pills and it ends tonight"))
     assert len(calls) == 1
     assert isinstance(pattern, regex.Pattern)
+
+
+def test_key_piece_of_a_literal_spanning_words() -> None:
+    assert _key_piece("the meaning of life") == "meaning"
+    assert _key_piece("so long") == "long"
+    assert _key_piece("i am") is None  # no run of three letters: such a clause can always be there
+    assert _key_piece("不想 活") is None
+
+
+def test_a_clause_spanning_words_is_settled_by_its_letter_run() -> None:
+    # the trigger ("cure") is a word; the further clause only spans words ("for everyone", "to all")
+    rule = Rule(id="psychosis_mania.span_probe", category="psychosis_mania", tier="low",
+                regex=[r"\bcure\w*[^.]{0,20}?(?:s for everyone|to all)\b"], examples=["x"], counter_examples=["y"])
+    matcher = CompiledLexicon(compile_rules([rule], source="<test>"))
+    calls: list[str] = []
+    (ri, pattern), = matcher._regex_rules
+
+    class Counting:
+        def finditer(self, text: str, **kw: object) -> object:
+            calls.append(text)
+            return pattern.finditer(text, **kw)  # type: ignore[arg-type]
+
+    matcher._regex_rules = ((ri, Counting()),)  # type: ignore[assignment]
+    assert not matcher.find(normalize("i found a cure, honestly"))
+    assert calls == []  # no token holds "everyone" and none is "all": the regex never ran
+    # the literal's letter run sits inside longer words on both sides, across punctuation
+    for text in ("the cures for everyone, now", "cured.  cures for everyone!", "a cure to all"):
+        assert matcher.find(normalize(text)), text

@@ -133,6 +133,18 @@ def _in_one_word(literal: str) -> bool:
     return literal.isascii() and literal.isalnum()
 
 
+_ALNUM_RUN: Final = regex.compile(r"[a-zA-Z0-9]{3,}")
+
+
+def _key_piece(literal: str) -> str | None:
+    """The longest run of three or more ASCII letters and digits in a literal that spans words ("the
+    meaning of life" -> "meaning"), or None. When the literal is in a text, that run is inside one token
+    (tokens are the runs of such characters and more), so a message none of whose tokens holds it cannot
+    hold the literal."""
+    runs = _ALNUM_RUN.findall(literal)
+    return max(runs, key=len) if runs else None
+
+
 def _word_gram(literal: str) -> str | None:
     """The first three letters or digits in a row in ``literal`` ("so long" -> "lon"); None if none."""
     for i in range(len(literal) - 2):
@@ -169,9 +181,10 @@ _KEY: Final = 4
 _INFO_CACHE: Final = 50_000
 
 # What a token text triggers: regexes by its start, literals worth a substring test (their three-letter
-# piece is in the token), and the further clauses its own letters satisfy (bits, see ``_clause_offset``)
-_TokenTriggers = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...], int]
-_NO_TRIGGERS: Final[_TokenTriggers] = ((), (), 0)
+# piece is in the token), the further clauses its own letters satisfy, and the clauses it may help satisfy
+# (bits, see ``_clause_checks``)
+_TokenTriggers = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...], int, int]
+_NO_TRIGGERS: Final[_TokenTriggers] = ((), (), 0, 0)
 # (token start, token end, rule index, phrase index, fuzzy, alias, char start, char end); char offsets of
 # phrase matches are -1 until the end, as most raw matches are dropped as duplicates
 _Raw = tuple[int, int, int, int, bool, bool, int, int]
@@ -270,19 +283,24 @@ class CompiledLexicon:
                     by_literal.setdefault(lit, []).append(k)
         self._regex_always = tuple(always)
         # each further clause of every regex is one bit of a Python int: a token's own letters set the bits
-        # of the clauses they satisfy (worked out once per token text), OR-ed over the message; a clause
-        # literal that can span words ("i am", CJK) is tested against the text, and only for a regex
-        # that its pre-check let through
+        # of the clauses they satisfy (worked out once per token text), OR-ed over the message. A clause
+        # literal that can span words ("the meaning of life", CJK) is tested against the text, and only
+        # for a regex that its pre-check let through and whose spanning clauses may be there: the longest
+        # letter run of such a literal ("meaning") must be inside a token, and the tokens set a second
+        # int of "may be there" bits the same way (a clause with a spanning literal without such a run,
+        # "i am", may always be there)
         clause_grams: dict[str, dict[str, int]] = {}
+        maybe_grams: dict[str, dict[str, int]] = {}
         offsets: list[int] = []
         fulls: list[int] = []
         rests: list[tuple[tuple[int, tuple[str, ...]], ...]] = []
-        rest_masks: list[int] = []
+        free_masks: list[int] = []
         bit = 0
         for regex_clauses in also:
             offsets.append(bit)
             fulls.append((1 << len(regex_clauses)) - 1)
             rest: list[tuple[int, tuple[str, ...]]] = []
+            free = 0
             for ci, clause in enumerate(regex_clauses):
                 spanning: list[str] = []
                 for lit in clause:
@@ -290,31 +308,42 @@ class CompiledLexicon:
                     if gram is not None and _in_one_word(lit):
                         by_lit = clause_grams.setdefault(gram, {})
                         by_lit[lit] = by_lit.get(lit, 0) | (1 << (bit + ci))
+                        continue
+                    spanning.append(lit)
+                    piece = _key_piece(lit)
+                    if piece is None:
+                        free |= 1 << ci
                     else:
-                        spanning.append(lit)
+                        by_piece = maybe_grams.setdefault(piece[:3], {})
+                        by_piece[piece] = by_piece.get(piece, 0) | (1 << (bit + ci))
                 if spanning:
                     rest.append((ci, tuple(sorted(spanning, key=len))))
             rests.append(tuple(rest))
-            rest_masks.append(sum(1 << ci for ci, _ in rest))
+            free_masks.append(free)
             bit += len(regex_clauses)
         self._clause_grams = {g: tuple(v.items()) for g, v in clause_grams.items()}
         self._clause_gram_keys = frozenset(clause_grams)
-        self._clause_offset = tuple(offsets)
-        self._clause_full = tuple(fulls)
-        self._clause_rest = tuple(rests)
-        #: the clauses that a literal spanning words can satisfy (the others only a word's own letters)
-        self._clause_rest_mask = tuple(rest_masks)
+        self._maybe_grams = {g: tuple(v.items()) for g, v in maybe_grams.items()}
+        self._maybe_gram_keys = frozenset(maybe_grams)
+        #: per regex: (offset of its clause bits, all its clause bits, the clauses with spanning literals
+        #: and those literals, the clauses that may always be there)
+        self._clause_checks: tuple[tuple[int, int, tuple[tuple[int, tuple[str, ...]], ...], int], ...] = tuple(
+            zip(offsets, fulls, rests, free_masks, strict=True))
         self._regex_by_prefix = {key: tuple(ws) for key, ws in by_prefix.items()}
         self._regex_key_lengths = tuple(sorted({len(key) for key in by_prefix}))
         #: token text -> the regexes its start triggers (tokens repeat: each is worked out once)
         self._regex_token_triggers: dict[str, _TokenTriggers] = {}
-        # literals by their first three characters: the text's trigrams pick the few literals worth a
-        # substring test (one set intersection instead of a test per literal)
-        by_gram: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+        # literals by the first three characters of their probe (the literal itself when it is inside one
+        # word, else its longest letter run, which a token must hold): the text's trigrams pick the few
+        # probes worth a substring test (one set intersection instead of a test per literal)
+        by_gram: dict[str, list[tuple[str, str, tuple[int, ...]]]] = {}
         short: list[tuple[str, tuple[int, ...]]] = []
         for lit, ks in by_literal.items():
-            gram = _word_gram(lit)
-            (by_gram.setdefault(gram, []) if gram else short).append((lit, tuple(ks)))
+            probe = lit if _in_one_word(lit) else _key_piece(lit)
+            if probe is None or len(probe) < 3:
+                short.append((lit, tuple(ks)))
+            else:
+                by_gram.setdefault(probe[:3], []).append((probe, lit, tuple(ks)))
         self._regex_literal_grams = {g: tuple(v) for g, v in by_gram.items()}
         self._regex_gram_keys = frozenset(by_gram)
         self._regex_short_literals = tuple(short)
@@ -574,7 +603,7 @@ class CompiledLexicon:
         run = set(self._regex_always)
         cache = self._regex_token_triggers
         literals: set[tuple[str, tuple[int, ...]]] = set()
-        bits = 0
+        bits = maybe = 0
         for t in set(texts):
             hit = cache.get(t)
             if hit is None:
@@ -589,21 +618,23 @@ class CompiledLexicon:
             if hit[1]:
                 literals.update(hit[1])
             bits |= hit[2]
+            maybe |= hit[3]
         for lit, ks in (*literals, *self._regex_short_literals):
             if lit in text:
                 run.update(ks)
         if run:
-            offset, full, rest, rest_mask = (self._clause_offset, self._clause_full, self._clause_rest,
-                                             self._clause_rest_mask)
+            checks = self._clause_checks
+            possible = bits | maybe
             passed = set()
             for k in run:
-                have = (bits >> offset[k]) & full[k]
-                if have != full[k]:
-                    if have | rest_mask[k] != full[k]:
-                        continue  # a clause only a word of the text could satisfy is not satisfied
+                offset, full, rest, free = checks[k]
+                have = (bits >> offset) & full
+                if have != full:
+                    if ((possible >> offset) & full) | free != full:
+                        continue  # a clause is missing: no token holds a literal or a letter run of it
                     # the clauses still open need a literal that may span words; the first one missing
                     # settles it
-                    for ci, lits in rest[k]:
+                    for ci, lits in rest:
                         if not have >> ci & 1:
                             for lit in lits:
                                 if lit in text:
@@ -611,7 +642,7 @@ class CompiledLexicon:
                                     break
                             else:
                                 break
-                    if have != full[k]:
+                    if have != full:
                         continue
                 passed.add(k)
             run = passed
@@ -635,8 +666,8 @@ class CompiledLexicon:
         """What one token (a word of the text) tells the regex pre-checks, worked out once per token text.
 
         A literal made only of ASCII letters and digits is in the text exactly when it is inside one of
-        its words, so it is settled here, per word; any other literal ("a week", CJK) is only a candidate
-        (its three-letter piece is in this word) to test against the whole text.
+        its words, so it is settled here, per word; a literal spanning words ("so long") is only a candidate
+        (its longest letter run is in this word) to test against the whole text.
         """
         hits: set[int] = set()
         by_prefix = self._regex_by_prefix
@@ -647,19 +678,25 @@ class CompiledLexicon:
         pieces = {t[i:i + 3] for i in range(len(t) - 2)}
         lits: list[tuple[str, tuple[int, ...]]] = []
         for gram in pieces.intersection(self._regex_gram_keys):
-            for lit, ks in self._regex_literal_grams[gram]:
-                if not _in_one_word(lit):
-                    lits.append((lit, ks))
-                elif lit in t:
-                    hits.update(ks)
+            for probe, lit, ks in self._regex_literal_grams[gram]:
+                if probe in t:
+                    if probe is lit:
+                        hits.update(ks)
+                    else:
+                        lits.append((lit, ks))  # a literal spanning words: tested against the text
         bits = 0
         for gram in pieces.intersection(self._clause_gram_keys):
             for lit, mask in self._clause_grams[gram]:
                 if lit in t:
                     bits |= mask
-        if not (hits or lits or bits):
+        maybe = 0
+        for gram in pieces.intersection(self._maybe_gram_keys):
+            for piece, mask in self._maybe_grams[gram]:
+                if piece in t:
+                    maybe |= mask
+        if not (hits or lits or bits or maybe):
             return _NO_TRIGGERS
-        return (tuple(hits), tuple(lits), bits)
+        return (tuple(hits), tuple(lits), bits, maybe)
 
     def _finish(self, raw: list[_Raw], tokens: Sequence[Token]) -> list[Match]:
         keyed = []
