@@ -321,6 +321,14 @@ class FakeNormalized:
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         return start, end
 
+    @property
+    def token_texts(self) -> tuple[str, ...]:
+        return tuple(t.text for t in self.tokens)
+
+    @property
+    def has_elongation(self) -> bool:
+        return any(t.elongated for t in self.tokens)
+
 
 def fake(*words: str, elongated: tuple[str, ...] = ()) -> NormalizedText:
     tokens = []

@@ -546,6 +546,20 @@ def test_fast_screens_agree_with_the_reference_regex(s: str) -> None:
 
 
 @SETTINGS
+@given(ANY_TEXT | TRICKY_TEXT | ASCII_TEXT)
+def test_token_texts_are_the_tokens_texts(s: str) -> None:
+    # token_texts skips building Token objects for a plain text; it must name the same words, whether
+    # it is read before or after the tokens
+    before = normalize(s)
+    texts = before.token_texts
+    assert texts == tuple(t.text for t in before.tokens)
+    after = normalize(s)
+    assert len(after.tokens) == len(texts)  # the tokens first, then the texts
+    assert after.token_texts == texts
+    assert after.has_elongation == any(t.elongated for t in after.tokens)
+
+
+@SETTINGS
 @given(st.lists(st.sampled_from([*"abcde  ..--__**··1$@'x2", "ab", "xy"]), max_size=40))
 def test_run_windows_agree_with_a_full_run_scan(parts: list[str]) -> None:
     t = "".join(parts)

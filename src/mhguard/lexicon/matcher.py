@@ -383,14 +383,13 @@ class CompiledLexicon:
         earliest-longest is kept. Cue matches are included when a rule matched. Raises ``TimeoutError``
         when a rule regex runs too long (fail closed).
         """
-        tokens = nt.tokens
         raw: list[_Raw] = []
-        if not tokens:
+        texts = spelled = list(nt.token_texts)
+        if not texts:
             return []
-        texts = spelled = [t.text for t in tokens]
         if not nt.text.isascii():  # accents and diacritics typed or not: compare folded words
             texts = list(map(fold_word, texts))
-        elong = [t.elongated for t in tokens]
+        elong = [t.elongated for t in nt.tokens] if nt.has_elongation else [False] * len(texts)
         get = self._infos.get
         infs: list[_Info | None] = [get(t, _MISSING) for t in texts]  # type: ignore[arg-type]
         if _MISSING in infs:
@@ -408,7 +407,7 @@ class CompiledLexicon:
             return []
         if self._n_rules < len(self._entries) and not all(self._idiom[r[2]] for r in raw):
             self._scan_cues(texts, elong, raw)  # context for a risk match (an idiom alone needs none)
-        return self._finish(raw, tokens)
+        return self._finish(raw, nt.tokens)
 
     # ------------------------------------------------------------------------------------------ scan
     def _info(self, t: str) -> _Info | None:

@@ -40,6 +40,19 @@ _COMMON = frozenset(
     "will would could should what when how why who that this it its you your he she they we them from for "
     "with if so just like get go want all about out up down but as by there here then than".split()
 )
+# Frequent words of everyday chat: a better pre-check than a function word, a worse one than any other word
+# ("how long should a note be" is better checked by "note" than by "long"). Speed only, like _COMMON.
+_FREQUENT = frozenset(
+    "time day days night today week year years now still even ever never always again back over off "
+    "only some any every other more most much many very too also well really good bad better best new old "
+    "long longer short little big great first last next same own right left way thing things something "
+    "nothing everything anything someone everyone anyone people person man friend friends family mom dad "
+    "home school work job life world know knew think thought feel felt make made take took come came see "
+    "saw say said tell told ask asked give gave keep kept let help need try tried going gonna wanna got "
+    "getting being doing having use used find found look looking call start started stop stopped mean "
+    "because since while after before until through into onto from yeah yes ok okay lol im ive dont cant "
+    "one two three which where whom whose each both few such".split()
+)
 
 
 def _length(literal: str) -> int:
@@ -49,8 +62,17 @@ def _length(literal: str) -> int:
 
 
 def _strength(literal: str) -> int:
-    """How rare a literal is likely to be: the length of its longest uncommon word."""
-    return max((len(w) for w in literal.split() if w not in _COMMON), default=0)
+    """How rare a literal is likely to be: its rarest word's score (0 for a function word or a one-letter
+    fragment, 1 for a frequent word, else the word's length plus one: a longer word is rarer)."""
+    return max((_word_strength(w) for w in literal.split()), default=0)
+
+
+def _word_strength(word: str) -> int:
+    if word in _COMMON or len(word) < 2:
+        return 0
+    if word in _FREQUENT:
+        return 1
+    return len(word) + 1
 
 
 def trigger_strength(literals: frozenset[str]) -> int:

@@ -123,7 +123,7 @@ def detect_language(text: str | NormalizedText) -> LanguageGuess:
     """Guess the languages of a message (normalised or not). Never fails; an empty text gives English."""
     nt = text if isinstance(text, NormalizedText) else normalize(text)
     scores: dict[str, float] = {}
-    words = [t.text for t in nt.tokens]
+    words = nt.token_texts
     text_ = nt.text
     if not text_.isascii():
         counts: dict[str, int] = {}

@@ -982,6 +982,23 @@ class NormalizedText:
         s, e = self.to_original(start, end)
         return self.original[s:e]
 
+    @property
+    def has_elongation(self) -> bool:
+        """Did some word of the text come from an elongated one ("soooo")? (Then some token has
+        ``elongated`` set; otherwise none has.)"""
+        return bool(self._elongated)
+
+    @cached_property
+    def token_texts(self) -> tuple[str, ...]:
+        """The texts of :attr:`tokens`, in order. For a plain text they come straight from the split, without
+        building the ``Token`` objects (most messages match nothing and never need the offsets)."""
+        if "tokens" not in self.__dict__:
+            text = self.text
+            flags = _text_flags(text) if self._flags is None else self._flags
+            if not flags & _F_ANY and "'s" not in text and "*" not in text:
+                return tuple(filter(None, self._pieces or _token_pieces(text)))  # the non-empty pieces
+        return tuple(t.text for t in self.tokens)
+
     @cached_property
     def tokens(self) -> tuple[Token, ...]:
         text = self.text
