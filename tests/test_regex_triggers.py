@@ -99,12 +99,15 @@ def test_cjk_literals_trigger_their_regex() -> None:
     assert not matcher.find(normalize("我想活下去"))
 
 
-def test_a_regex_needing_two_words_runs_only_when_both_are_there() -> None:
-    rule = Rule(id="suicide.pair_probe", category="suicide", tier="high",
-                regex=[r"(?=[^\n]*\bpills\b)[^\n]*\btonight\b"], examples=["x"], counter_examples=["y"])
+def _counting_matcher(rule_id: str, pattern_text: str) -> tuple[CompiledLexicon, list[str]]:
+    """A matcher of one regex rule, and the list of texts the regex was actually run on."""
+    category = rule_id.split(".")[0]
+    rule = Rule(id=rule_id, category=category, tier="high", regex=[pattern_text], examples=["x"],
+                counter_examples=["y"])
     matcher = CompiledLexicon(compile_rules([rule], source="<test>"))
     calls: list[str] = []
     (ri, pattern), = matcher._regex_rules
+    assert isinstance(pattern, regex.Pattern)
 
     class Counting:
         def finditer(self, text: str, **kw: object) -> object:
@@ -112,11 +115,15 @@ def test_a_regex_needing_two_words_runs_only_when_both_are_there() -> None:
             return pattern.finditer(text, **kw)  # type: ignore[arg-type]
 
     matcher._regex_rules = ((ri, Counting()),)  # type: ignore[assignment]
+    return matcher, calls
+
+
+def test_a_regex_needing_two_words_runs_only_when_both_are_there() -> None:
+    matcher, calls = _counting_matcher("suicide.pair_probe", r"(?=[^\n]*\bpills\b)[^\n]*\btonight\b")
     assert not matcher.find(normalize("see you tonight at the game"))
     assert calls == []  # "pills" is missing: the regex never ran
     assert matcher.find(normalize("i have the pills and it ends tonight"))
     assert len(calls) == 1
-    assert isinstance(pattern, regex.Pattern)
 
 
 def test_key_piece_of_a_literal_spanning_words() -> None:
@@ -128,18 +135,8 @@ def test_key_piece_of_a_literal_spanning_words() -> None:
 
 def test_a_clause_spanning_words_is_settled_by_its_letter_run() -> None:
     # the trigger ("cure") is a word; the further clause only spans words ("for everyone", "to all")
-    rule = Rule(id="psychosis_mania.span_probe", category="psychosis_mania", tier="low",
-                regex=[r"\bcure\w*[^.]{0,20}?(?:s for everyone|to all)\b"], examples=["x"], counter_examples=["y"])
-    matcher = CompiledLexicon(compile_rules([rule], source="<test>"))
-    calls: list[str] = []
-    (ri, pattern), = matcher._regex_rules
-
-    class Counting:
-        def finditer(self, text: str, **kw: object) -> object:
-            calls.append(text)
-            return pattern.finditer(text, **kw)  # type: ignore[arg-type]
-
-    matcher._regex_rules = ((ri, Counting()),)  # type: ignore[assignment]
+    matcher, calls = _counting_matcher("psychosis_mania.span_probe",
+                                       r"\bcure\w*[^.]{0,20}?(?:s for everyone|to all)\b")
     assert not matcher.find(normalize("i found a cure, honestly"))
     assert calls == []  # no token holds "everyone" and none is "all": the regex never ran
     # the literal's letter run sits inside longer words on both sides, across punctuation

@@ -514,20 +514,24 @@ class CompiledLexicon:
         The common step (the exact next word, at a position where nothing else can match) is inline;
         the rest goes through :meth:`_step`.
         """
+        # a word with no alias, misspelling or elongation (spec) whose first letters start no stem of the
+        # node can only follow an exact edge: one dict lookup instead of a _step call (a filler is skipped
+        # after a node with stems even where it is not spec: the cue scan passes no spec for fillers)
         if node.more:
-            if node.prefixes or spec[pos]:
+            t = texts[pos]
+            if spec[pos] or (node.prefixes and (t[:3] in node.prefixes or t in self._fillers)):
                 self._step(node, pos, texts, elong, fz, al, stack, infs[pos])
-                if texts[pos] in self._fillers:
+                if t in self._fillers:
                     self._skip_fillers(node, pos + 1, texts, infs, elong, spec, fz, al, stack)
             else:
-                child = node.words.get(texts[pos])
+                child = node.words.get(t)
                 if child is not None:
                     stack.append((child, pos + 1, fz, al))
         gap = node.gap
         if gap is not None:
             words = gap.words
             for p in range(pos, min(pos + GAP_MAX + 1, len(texts))):
-                if gap.prefixes or spec[p]:
+                if spec[p] or (gap.prefixes and texts[p][:3] in gap.prefixes):
                     self._step(gap, p, texts, elong, fz, al, stack, infs[p])
                 else:
                     child = words.get(texts[p])
@@ -540,7 +544,7 @@ class CompiledLexicon:
     ) -> None:
         """Continue ``node`` at the word after a filler (and after up to MAX_FILLERS fillers in a row)."""
         for p in range(pos, min(pos + MAX_FILLERS, len(texts))):
-            if node.prefixes or spec[p]:
+            if spec[p] or (node.prefixes and texts[p][:3] in node.prefixes):
                 self._step(node, p, texts, elong, fz, al, stack, infs[p])
             else:
                 child = node.words.get(texts[p])
