@@ -145,6 +145,18 @@ def _key_piece(literal: str) -> str | None:
     return max(runs, key=len) if runs else None
 
 
+def _mask_of(token: str, grams: set[str], by_gram: Mapping[str, tuple[tuple[str, int], ...]],
+             keys: frozenset[str]) -> int:
+    """The clause bits of the literals in ``by_gram`` (keyed by their first three letters) that are inside
+    ``token``; ``grams`` are the token's three-letter pieces."""
+    mask = 0
+    for gram in grams.intersection(keys):
+        for literal, bits in by_gram[gram]:
+            if literal in token:
+                mask |= bits
+    return mask
+
+
 def _word_gram(literal: str) -> str | None:
     """The first three letters or digits in a row in ``literal`` ("so long" -> "lon"); None if none."""
     for i in range(len(literal) - 2):
@@ -687,16 +699,8 @@ class CompiledLexicon:
                         hits.update(ks)
                     else:
                         lits.append((lit, ks))  # a literal spanning words: tested against the text
-        bits = 0
-        for gram in pieces.intersection(self._clause_gram_keys):
-            for lit, mask in self._clause_grams[gram]:
-                if lit in t:
-                    bits |= mask
-        maybe = 0
-        for gram in pieces.intersection(self._maybe_gram_keys):
-            for piece, mask in self._maybe_grams[gram]:
-                if piece in t:
-                    maybe |= mask
+        bits = _mask_of(t, pieces, self._clause_grams, self._clause_gram_keys)
+        maybe = _mask_of(t, pieces, self._maybe_grams, self._maybe_gram_keys)
         if not (hits or lits or bits or maybe):
             return _NO_TRIGGERS
         return (tuple(hits), tuple(lits), bits, maybe)

@@ -50,7 +50,7 @@ _FREQUENT = frozenset(
     "home school work job life world know knew think thought feel felt make made take took come came see "
     "saw say said tell told ask asked give gave keep kept let help need try tried going gonna wanna got "
     "getting being doing having use used find found look looking call start started stop stopped mean "
-    "because since while after before until through into onto from yeah yes ok okay lol im ive dont cant "
+    "because since while after before until through into onto yeah yes ok okay lol im ive dont cant "
     "one two three which where whom whose each both few such".split()
 )
 

@@ -993,11 +993,19 @@ class NormalizedText:
         """The texts of :attr:`tokens`, in order. For a plain text they come straight from the split, without
         building the ``Token`` objects (most messages match nothing and never need the offsets)."""
         if "tokens" not in self.__dict__:
-            text = self.text
-            flags = _text_flags(text) if self._flags is None else self._flags
-            if not flags & _F_ANY and "'s" not in text and "*" not in text:
-                return tuple(filter(None, self._pieces or _token_pieces(text)))  # the non-empty pieces
+            pieces = self._plain_pieces()
+            if pieces is not None:
+                return tuple(filter(None, pieces))  # the non-empty pieces
         return tuple(t.text for t in self.tokens)
+
+    def _plain_pieces(self) -> list[str] | None:
+        """The text split at every character but ASCII letters and digits, when that split is its tokens
+        (no non-ASCII letters or marks, no "'s", no "*"); else None."""
+        text = self.text
+        flags = _text_flags(text) if self._flags is None else self._flags
+        if not flags & _F_ANY and "'s" not in text and "*" not in text:
+            return self._pieces or _token_pieces(text)
+        return None
 
     @cached_property
     def tokens(self) -> tuple[Token, ...]:
@@ -1006,8 +1014,9 @@ class NormalizedText:
         texts: Iterable[str]
         starts: Iterable[int]
         ends: Iterable[int]
-        if not flags & _F_ANY and "'s" not in text and "*" not in text:
-            texts, starts, ends = _split_spans(self._pieces or _token_pieces(text))
+        pieces = self._plain_pieces()
+        if pieces is not None:
+            texts, starts, ends = _split_spans(pieces)
         else:
             if not flags & _F_ANY:
                 pattern: _Pattern = _A_TOKEN
