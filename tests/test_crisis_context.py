@@ -250,6 +250,24 @@ class TestFraming:
     def test_framing_is_per_sentence(self) -> None:
         assert risk("I read a news article about suicide. Honestly I want to die too.") >= Tier.LOW
 
+    @pytest.mark.parametrize("text", [
+        "listen to this https://example.com/songs/i-want-to-die-remix",
+        "my playlist: [I Want To Die](https://youtu.be/abc), [Sleep](https://youtu.be/def)",
+        "see www.example.org/kill-myself-tonight-lyrics for the words",
+    ])
+    def test_words_inside_a_link_are_a_title(self, text: str) -> None:
+        findings = check(text)
+        assert risk(text) == Tier.CONCERN
+        assert any("framing" in f.modifiers and f.category == "suicide" for f in findings)
+
+    @pytest.mark.parametrize("text", [
+        "I want to die. https://example.com/help",
+        "[I want to die](not a link) and I mean it",
+        "I want to kill myself tonight, here is my note: https://example.com/note",
+    ])
+    def test_a_link_does_not_lower_what_is_said_next_to_it(self, text: str) -> None:
+        assert risk(text) >= Tier.LOW
+
 
 # --------------------------------------------------------------------------------------------- idioms
 class TestIdioms:

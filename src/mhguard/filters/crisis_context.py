@@ -353,6 +353,13 @@ _QUOTES = regex.compile(
     r"|(?<![\p{L}\p{N}])['‘]([^'‘’\n]{1,400}?)['’](?![\p{L}\p{N}])"
 )
 
+# a web address, or the text of a markdown link ("[song title](https://...)"): words in them are a page's or
+# a title's, not the user's statement
+_LINKS = regex.compile(
+    r"\b(?:https?://|www\.)[^\s<>\"]{1,2000}"
+    r"|\[([^\[\]\n]{1,300})\]\((?:https?://|www\.)[^\s)]{1,2000}\)"
+)
+
 # categories that are no risk of the user's own (they do not make a means question worrying)
 NOT_OWN_CATEGORIES = frozenset({"other_person", "harassment", "means_seeking"})
 
@@ -471,6 +478,7 @@ class _Judge:
         self.cues = cues
         self.tokens = nt.tokens
         self._quotes: list[tuple[int, int]] | None = None
+        self._links: list[tuple[int, int]] | None = None
         pseudo = cues.get(PSEUDO_NEGATION, ())
         self.negations = [c for c in cues.get(NEGATION, ()) if not any(_overlaps(c, p) for p in pseudo)]
         others = [o for o in cues.get(OTHER, ()) if not o.alias]
@@ -550,6 +558,14 @@ class _Judge:
                 spans.append((q.start(g), q.end(g)))
             self._quotes = spans
         return self._quotes
+
+    def in_link(self, m: Match) -> bool:
+        """The match lies inside a web address or a markdown link's text."""
+        if self._links is None:
+            text = self.nt.text
+            self._links = [q.span(1) if q.group(1) is not None else q.span()
+                           for q in _LINKS.finditer(text)] if ("http" in text or "www." in text) else []
+        return any(ls <= m.start and m.end <= le for ls, le in self._links)
 
     def _quoted_speaker(self, m: Match) -> bool | None:
         """For a match inside quotation marks: False when someone else is quoted, True for the user."""
@@ -661,6 +677,12 @@ class _Judge:
             j.notes.append(f"hypothetical ('{_cue_text(hyp, nt)}')")
 
         if not protected and rule.category in self.ctx.framing_categories and j.active:
+            if self.in_link(m):
+                if j.tier > Tier.CONCERN:
+                    j.tier = Tier.CONCERN
+                j.modifiers.append(model.framing.modifier)
+                j.notes.append("inside a web address or a link's title")
+                return j
             frame = self._cue_near(FRAMING, m, None, clause=False)
             if frame is not None:
                 if j.tier > Tier.CONCERN:
