@@ -1,4 +1,4 @@
-"""The crisis filter on the project's own labelled sets in es, fr, de, pt, zh, hi, ar and ja.
+"""The crisis filter on the project's own labelled sets in es, fr, de, pt, zh, hi, ar, ja and ru.
 
 Two sets per language (see tests/data/README.md), both written by someone who never saw the lexicons:
 ``crisis_eval_<lang>`` (now a development set: rules were written for the families its misses showed) and
@@ -16,7 +16,7 @@ import pytest
 from crisis_scoring import false_positives, listing, recall, scored
 from mhguard.types import Tier
 
-LANGUAGES = ["es", "fr", "de", "pt", "zh", "hi", "ar", "ja"]
+LANGUAGES = ["es", "fr", "de", "pt", "zh", "hi", "ar", "ja", "ru"]
 
 MIN_RECALL = 0.90
 MAX_FALSE_POSITIVES = 0.05
@@ -29,9 +29,11 @@ BLIND_SETS = [f"crisis_blind_{lang}" for lang in LANGUAGES]
 # suite red as soon as a set meets one, so it is taken off its list and the bar holds from then on.
 # (The development sets met the recall bar on 2026-12-07, after rules were written for their misses; the
 # blind sets show how far that carries to text nobody fitted.)
-RECALL_NOT_YET_MET = set(BLIND_SETS)
+# (The Russian lexicon, written on 2026-12-08, has not been fitted to either Russian set: both are still blind.)
+RECALL_NOT_YET_MET = set(BLIND_SETS) | {"crisis_eval_ru"}
 # one false positive among a blind set's 18 non-crisis rows is 5.6%, over the 5% bar
-FALSE_POSITIVES_NOT_YET_MET = {"crisis_blind_es", "crisis_blind_de", "crisis_blind_pt", "crisis_blind_ar"}
+FALSE_POSITIVES_NOT_YET_MET = {"crisis_blind_es", "crisis_blind_de", "crisis_blind_pt", "crisis_blind_ar",
+                              "crisis_blind_ru"}
 IDIOMS_NOT_YET_MET = {"crisis_blind_es"}
 
 

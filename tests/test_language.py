@@ -154,7 +154,7 @@ def test_a_policy_can_force_a_language() -> None:
     assert forced.check_input("I want to kill myself").risk == Tier.NONE
 
 
-@pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt", "zh", "zh-Hant", "ja", "hi", "ar"])
+@pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt", "zh", "zh-Hant", "ja", "hi", "ar", "ru"])
 def test_every_template_renders_in_every_language(language: str) -> None:
     from mhguard.crisis_response import CrisisContext, load_templates, render_crisis_response
 
