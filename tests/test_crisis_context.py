@@ -258,7 +258,7 @@ class TestFraming:
     def test_words_inside_a_link_are_a_title(self, text: str) -> None:
         findings = check(text)
         assert risk(text) == Tier.CONCERN
-        assert any("framing" in f.modifiers and f.category == "suicide" for f in findings)
+        assert any(f.category == "suicide" for f in with_modifier(findings, "framing"))
 
     @pytest.mark.parametrize("text", [
         "I want to die. https://example.com/help",

@@ -677,18 +677,15 @@ class _Judge:
             j.notes.append(f"hypothetical ('{_cue_text(hyp, nt)}')")
 
         if not protected and rule.category in self.ctx.framing_categories and j.active:
-            if self.in_link(m):
+            framed: str | None = "inside a web address or a link's title" if self.in_link(m) else None
+            if framed is None:
+                frame = self._cue_near(FRAMING, m, None, clause=False)
+                framed = f"framed as '{_cue_text(frame, nt)}'" if frame is not None else None
+            if framed is not None:
                 if j.tier > Tier.CONCERN:
                     j.tier = Tier.CONCERN
                 j.modifiers.append(model.framing.modifier)
-                j.notes.append("inside a web address or a link's title")
-                return j
-            frame = self._cue_near(FRAMING, m, None, clause=False)
-            if frame is not None:
-                if j.tier > Tier.CONCERN:
-                    j.tier = Tier.CONCERN
-                j.modifiers.append(model.framing.modifier)
-                j.notes.append(f"framed as '{_cue_text(frame, nt)}'")
+                j.notes.append(framed)
         return j
 
     def _negation(self, m: Match) -> Match | None:
